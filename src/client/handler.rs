@@ -1,0 +1,52 @@
+//! What the client does with messages the server sends on its own: log notifications.
+// Server logging is deprecated in the 2026-07-28 spec but still what ≤2025-11-25 servers send.
+#![allow(deprecated)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, LoggingLevel, LoggingMessageNotificationParam, ProtocolVersion};
+use rmcp::service::NotificationContext;
+use rmcp::{ClientHandler, RoleClient};
+
+#[derive(Clone)]
+pub struct Handler {
+    pub(crate) name: Arc<str>,
+    /// Bumped on every `notifications/tools/list_changed`.
+    pub(crate) tools_changed: Arc<AtomicU64>,
+}
+
+impl Handler {
+    pub fn new(name: Arc<str>) -> Self {
+        Self { name, tools_changed: Arc::default() }
+    }
+}
+
+impl ClientHandler for Handler {
+    async fn on_logging_message(&self, params: LoggingMessageNotificationParam, _cx: NotificationContext<RoleClient>) {
+        let logger = params.logger.as_deref().unwrap_or("");
+        let data = match &params.data {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match params.level {
+            LoggingLevel::Debug => tracing::debug!(target: "mcpfleet::server_log", server = %self.name, logger, "{data}"),
+            LoggingLevel::Info | LoggingLevel::Notice => {
+                tracing::info!(target: "mcpfleet::server_log", server = %self.name, logger, "{data}")
+            }
+            LoggingLevel::Warning => tracing::warn!(target: "mcpfleet::server_log", server = %self.name, logger, "{data}"),
+            _ => tracing::error!(target: "mcpfleet::server_log", server = %self.name, logger, "{data}"),
+        }
+    }
+
+    async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
+        self.tools_changed.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(server = %self.name, "server reported a changed tool list");
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        // 2025-11-25 is the newest version with the initialize handshake every server speaks.
+        ClientConfig::new(ClientCapabilities::default(), Implementation::new("mcpfleet", env!("CARGO_PKG_VERSION")))
+            .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+    }
+}

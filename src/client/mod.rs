@@ -1,0 +1,476 @@
+//! One MCP client over any transport: connect (initialize), list, call, read, ping, close.
+
+mod handler;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientRequest, GetPromptRequestParams, GetPromptResult, JsonObject,
+    PaginatedRequestParams, PingRequest, Prompt, ReadResourceRequestParams, ReadResourceResult, Resource, ServerPeerInfo,
+    Tool,
+};
+use rmcp::service::{ClientInitializeError, Peer, RunningService, ServiceError};
+use rmcp::transport::streamable_http_client::InsufficientScopeError;
+use rmcp::{RoleClient, ServiceExt};
+
+use crate::error::{Error, Result};
+use crate::transport::http::{parse_http_url, redact_url};
+use crate::transport::sse::{SseTransport, SseTransportError, error_chain};
+use crate::transport::stdio::{self, ChildProcess, StderrBuffer};
+use crate::transport::{TransportConfig, streamable_http};
+pub use handler::Handler;
+
+/// How long a stdio server may take to start and answer `initialize`, unless told otherwise.
+pub const DEFAULT_STDIO_INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest a list may run before we call the server's pagination broken.
+const MAX_PAGES: usize = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Name for log records and messages.
+    pub name: String,
+    /// Limit for starting/connecting and the `initialize` handshake.
+    pub init_timeout: Duration,
+    /// Default limit for each request; calls may pass their own.
+    pub request_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self { name: "server".into(), init_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// An initialized connection to one MCP server.
+pub struct Connection {
+    peer: Peer<RoleClient>,
+    service: Mutex<Option<RunningService<RoleClient, Handler>>>,
+    process: Option<Arc<ChildProcess>>,
+    info: Arc<ServerPeerInfo>,
+    options: ClientOptions,
+    kind: &'static str,
+    closed: AtomicBool,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Connection {
+    /// Starts or reaches the server and performs the `initialize` handshake. Must run inside
+    /// a tokio runtime.
+    pub async fn connect(config: &TransportConfig, options: ClientOptions) -> Result<Self> {
+        let handler = Handler::new(options.name.as_str().into());
+        let init_timeout = options.init_timeout;
+        let (service, process) = match config {
+            TransportConfig::Stdio(params) => {
+                let (child, transport) = stdio::spawn(params)?;
+                let child = Arc::new(child);
+                let outcome = tokio::select! {
+                    r = tokio::time::timeout(init_timeout, handler.serve(transport)) => match r {
+                        Ok(Ok(service)) => Ok(service),
+                        Ok(Err(e)) => Err(init_error_stdio(e, &child).await),
+                        Err(_) => Err(Error::Timeout {
+                            operation: format!("initialize of stdio server `{}`", params.command),
+                            timeout: init_timeout,
+                            detail: Some(child.stdout_noise().describe().unwrap_or_else(|| "the server did not answer".into())),
+                        }),
+                    },
+                    exit = child.exited() => Err(child.exited_error(exit)),
+                };
+                match outcome {
+                    Ok(service) => (service, Some(child)),
+                    Err(e) => {
+                        child.shutdown(Duration::from_millis(500)).await;
+                        return Err(e);
+                    }
+                }
+            }
+            TransportConfig::StreamableHttp { url, options: http } => {
+                let parsed = parse_http_url(url)?;
+                let transport = streamable_http::transport(&parsed, http)?;
+                let service = tokio::time::timeout(init_timeout, handler.serve(transport))
+                    .await
+                    .map_err(|_| init_timeout_error(&redact_url(url), init_timeout))?
+                    .map_err(|e| init_error_remote(e, &redact_url(url)))?;
+                (service, None)
+            }
+            TransportConfig::Sse { url, options: http } => {
+                let parsed = parse_http_url(url)?;
+                let transport = SseTransport::connect(&parsed, http, init_timeout).await?;
+                let service = tokio::time::timeout(init_timeout, handler.serve(transport))
+                    .await
+                    .map_err(|_| init_timeout_error(&redact_url(url), init_timeout))?
+                    .map_err(|e| init_error_remote(e, &redact_url(url)))?;
+                (service, None)
+            }
+        };
+        let peer = service.peer().clone();
+        // The cache answers list calls with stale pages (even after errors); a manager must not.
+        peer.set_response_cache_config(rmcp::service::ClientCacheConfig::disabled()).await;
+        let info = peer.peer_info().ok_or_else(|| Error::Protocol("server sent no initialize result".into()))?;
+        tracing::debug!(server = %options.name, version = %info.protocol_version, "initialized");
+        Ok(Self {
+            peer,
+            service: Mutex::new(Some(service)),
+            process,
+            info,
+            options,
+            kind: config.kind(),
+            closed: AtomicBool::new(false),
+            runtime: tokio::runtime::Handle::current(),
+        })
+    }
+
+    /// The server's `initialize` result: name, version, protocol version, capabilities, instructions.
+    pub fn server_info(&self) -> &ServerPeerInfo {
+        &self.info
+    }
+
+    pub fn transport_kind(&self) -> &'static str {
+        self.kind
+    }
+
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// The stdio server's pid.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(|p| p.pid())
+    }
+
+    /// The stdio server's recent stderr.
+    pub fn stderr(&self) -> Option<&Arc<StderrBuffer>> {
+        self.process.as_ref().map(|p| p.stderr())
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub async fn list_tools(&self, timeout: Option<Duration>) -> Result<Vec<Tool>> {
+        self.list_all("tools/list", timeout, |p| async move { self.peer.list_tools(p).await.map(|r| (r.tools, r.next_cursor)) })
+            .await
+    }
+
+    pub async fn list_resources(&self, timeout: Option<Duration>) -> Result<Vec<Resource>> {
+        self.list_all("resources/list", timeout, |p| async move {
+            self.peer.list_resources(p).await.map(|r| (r.resources, r.next_cursor))
+        })
+        .await
+    }
+
+    pub async fn list_prompts(&self, timeout: Option<Duration>) -> Result<Vec<Prompt>> {
+        self.list_all("prompts/list", timeout, |p| async move { self.peer.list_prompts(p).await.map(|r| (r.prompts, r.next_cursor)) })
+            .await
+    }
+
+    /// A tool that fails reports it in the result (`is_error`); only protocol and transport
+    /// failures are errors here.
+    pub async fn call_tool(&self, name: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<CallToolResult> {
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        params.arguments = arguments;
+        self.request("tools/call", Some(name), timeout, self.peer.call_tool(params)).await
+    }
+
+    pub async fn read_resource(&self, uri: &str, timeout: Option<Duration>) -> Result<ReadResourceResult> {
+        self.request("resources/read", Some(uri), timeout, self.peer.read_resource(ReadResourceRequestParams::new(uri))).await
+    }
+
+    pub async fn get_prompt(&self, name: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<GetPromptResult> {
+        let mut params = GetPromptRequestParams::new(name);
+        if let Some(args) = arguments {
+            params = params.with_arguments(args);
+        }
+        self.request("prompts/get", Some(name), timeout, self.peer.get_prompt(params)).await
+    }
+
+    pub async fn ping(&self, timeout: Option<Duration>) -> Result<()> {
+        let request = self.peer.send_request(ClientRequest::PingRequest(PingRequest::default()));
+        self.request("ping", None, timeout, request).await.map(|_| ())
+    }
+
+    /// Ends the session: the service stops (stdin closed / HTTP session deleted), then a stdio
+    /// server's process group is ended (grace period, TERM, KILL). Idempotent.
+    pub async fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let service = self.service.lock().unwrap().take();
+        if let Some(mut service) = service {
+            let _ = service.close_with_timeout(Duration::from_secs(2)).await;
+        }
+        if let Some(process) = &self.process {
+            process.shutdown(Duration::from_secs(2)).await;
+        }
+    }
+
+    async fn list_all<T, F, Fut>(&self, method: &'static str, timeout: Option<Duration>, page: F) -> Result<Vec<T>>
+    where
+        F: Fn(Option<PaginatedRequestParams>) -> Fut,
+        Fut: Future<Output = std::result::Result<(Vec<T>, Option<String>), ServiceError>>,
+    {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let params = cursor.take().map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+            let (page_items, next) = self.request(method, None, timeout, page(params)).await?;
+            items.extend(page_items);
+            match next {
+                Some(next) if !seen.insert(next.clone()) => {
+                    return Err(Error::Protocol(format!("{method}: the server repeated the cursor {next:?}; pagination would never end")));
+                }
+                Some(next) => cursor = Some(next),
+                None => return Ok(items),
+            }
+        }
+        Err(Error::Protocol(format!("{method}: more than {MAX_PAGES} pages")))
+    }
+
+    /// Runs one request with the timeout, failing at once if a stdio server exits meanwhile.
+    async fn request<T>(
+        &self,
+        method: &'static str,
+        target: Option<&str>,
+        timeout: Option<Duration>,
+        fut: impl Future<Output = std::result::Result<T, ServiceError>>,
+    ) -> Result<T> {
+        if self.is_closed() {
+            return Err(Error::NotConnected(format!("client for `{}` is closed", self.options.name)));
+        }
+        let limit = timeout.unwrap_or(self.options.request_timeout);
+        let exited = async {
+            match &self.process {
+                Some(p) => p.exited().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            r = tokio::time::timeout(limit, fut) => match r {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(self.request_error(method, target, e).await),
+                Err(_) => Err(Error::Timeout { operation: describe(method, target), timeout: limit, detail: None }),
+            },
+            exit = exited => Err(self.process.as_ref().expect("only stdio exits").exited_error(exit)),
+        }
+    }
+
+    async fn request_error(&self, method: &'static str, target: Option<&str>, e: ServiceError) -> Error {
+        match e {
+            ServiceError::McpError(data) => Error::Server {
+                operation: describe(method, target),
+                code: data.code.0,
+                message: data.message.into_owned(),
+                data: data.data,
+            },
+            ServiceError::TransportClosed => {
+                if let Some(process) = &self.process {
+                    if let Some(exit) = process.exit_within(Duration::from_secs(2)).await {
+                        return process.exited_error(exit);
+                    }
+                }
+                if self.is_closed() {
+                    Error::NotConnected(format!("client for `{}` is closed", self.options.name))
+                } else {
+                    Error::Transport(format!("{}: the connection to `{}` closed", describe(method, target), self.options.name))
+                }
+            }
+            ServiceError::Timeout { timeout } => Error::Timeout { operation: describe(method, target), timeout, detail: None },
+            ServiceError::TransportSend(ref err) => {
+                if let Some(auth) = auth_error(&e, err.error.as_ref(), &self.options.name) {
+                    return auth;
+                }
+                Error::Transport(format!("{}: {}", describe(method, target), error_chain(err.error.as_ref())))
+            }
+            ServiceError::UnexpectedResponse => Error::Protocol(format!("{}: unexpected response type", describe(method, target))),
+            other => Error::Protocol(format!("{}: {other}", describe(method, target))),
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let service = self.service.lock().unwrap().take();
+        let process = self.process.take();
+        // Closing needs the runtime; if it is gone, the process group guard ends the group.
+        self.runtime.spawn(async move {
+            if let Some(mut service) = service {
+                let _ = service.close_with_timeout(Duration::from_secs(1)).await;
+            }
+            if let Some(process) = process {
+                process.shutdown(Duration::from_secs(2)).await;
+            }
+        });
+    }
+}
+
+fn describe(method: &str, target: Option<&str>) -> String {
+    match target {
+        Some(t) => format!("{method} {t:?}"),
+        None => method.to_string(),
+    }
+}
+
+/// A 401/403 anywhere in the error's source chain.
+fn auth_error(service_error: &ServiceError, source: &(dyn std::error::Error + 'static), url: &str) -> Option<Error> {
+    if let Some(header) = service_error.auth_challenge() {
+        let status = if has_source::<InsufficientScopeError>(source) { 403 } else { 401 };
+        return Some(Error::AuthRequired { url: url.to_string(), status, www_authenticate: header.to_string() });
+    }
+    sse_auth_error(source)
+}
+
+fn sse_auth_error(source: &(dyn std::error::Error + 'static)) -> Option<Error> {
+    let mut current = Some(source);
+    while let Some(e) = current {
+        if let Some(SseTransportError::Status { url, status: status @ (401 | 403), www_authenticate }) = e.downcast_ref() {
+            return Some(Error::AuthRequired { url: url.clone(), status: *status, www_authenticate: www_authenticate.clone() });
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn has_source<E: std::error::Error + 'static>(source: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(source);
+    while let Some(e) = current {
+        if e.downcast_ref::<E>().is_some() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+fn init_timeout_error(url: &str, timeout: Duration) -> Error {
+    Error::Timeout { operation: format!("initialize of {url}"), timeout, detail: None }
+}
+
+async fn init_error_stdio(e: ClientInitializeError, child: &ChildProcess) -> Error {
+    match e {
+        ClientInitializeError::JsonRpcError(data) => Error::Server {
+            operation: "initialize".into(),
+            code: data.code.0,
+            message: data.message.into_owned(),
+            data: data.data,
+        },
+        other => match child.exit_within(Duration::from_secs(2)).await {
+            Some(exit) => child.exited_error(exit),
+            None => Error::Protocol(format!("initialize failed: {other}")),
+        },
+    }
+}
+
+fn init_error_remote(e: ClientInitializeError, url: &str) -> Error {
+    if let Some(header) = e.auth_challenge() {
+        let status = match &e {
+            ClientInitializeError::TransportError { error, .. } if has_source::<InsufficientScopeError>(error.error.as_ref()) => 403,
+            _ => 401,
+        };
+        return Error::AuthRequired { url: url.to_string(), status, www_authenticate: header.to_string() };
+    }
+    match e {
+        ClientInitializeError::JsonRpcError(data) => Error::Server {
+            operation: "initialize".into(),
+            code: data.code.0,
+            message: data.message.into_owned(),
+            data: data.data,
+        },
+        ClientInitializeError::TransportError { error, .. } => {
+            if let Some(auth) = sse_auth_error(error.error.as_ref()) {
+                return auth;
+            }
+            Error::Start(format!("cannot connect to {url}: {}", error_chain(error.error.as_ref())))
+        }
+        ClientInitializeError::ConnectionClosed(what) => Error::Start(format!("{url} closed the connection during initialize ({what})")),
+        other => Error::Protocol(format!("initialize of {url} failed: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::{HttpOptions, StdioParams};
+
+    fn options(init_ms: u64) -> ClientOptions {
+        ClientOptions { name: "test".into(), init_timeout: Duration::from_millis(init_ms), request_timeout: Duration::from_secs(5) }
+    }
+
+    fn sh(script: &str) -> TransportConfig {
+        let mut p = StdioParams::new("sh");
+        p.args = vec!["-c".into(), script.into()];
+        p.shutdown_grace = Duration::from_millis(200);
+        TransportConfig::Stdio(p)
+    }
+
+    #[tokio::test]
+    async fn demo_server_over_streamable_http() {
+        let (port, serve) = crate::demo_server::bind_http(0).await.unwrap();
+        let server = tokio::spawn(serve);
+        let config = TransportConfig::StreamableHttp { url: format!("http://127.0.0.1:{port}/mcp"), options: HttpOptions::default() };
+        let c = Connection::connect(&config, options(5000)).await.unwrap();
+        assert_eq!(c.server_info().server_info.as_ref().unwrap().name, "mcpfleet-demo");
+        let names: Vec<_> = c.list_tools(None).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+        assert!(names.contains(&"add".to_string()) && names.contains(&"echo".to_string()), "{names:?}");
+        let args = serde_json::json!({"a": 2, "b": 40}).as_object().cloned();
+        let r = c.call_tool("add", args, None).await.unwrap();
+        assert_eq!(r.structured_content, Some(serde_json::json!({"result": 42})));
+        let r = c.call_tool("fail", None, None).await.unwrap();
+        assert_eq!(r.is_error, Some(true));
+        let err = c.call_tool("sleep", serde_json::json!({"seconds": 5}).as_object().cloned(), Some(Duration::from_millis(200))).await;
+        assert!(matches!(err, Err(Error::Timeout { .. })), "{err:?}");
+        let err = c.call_tool("nope", None, None).await.unwrap_err();
+        assert!(matches!(err, Error::Server { .. }), "{err:?}");
+        let text = c.read_resource(crate::demo_server::GREETING_URI, None).await.unwrap();
+        assert_eq!(text.contents.len(), 1);
+        c.ping(None).await.unwrap();
+        c.close().await;
+        assert!(matches!(c.ping(None).await, Err(Error::NotConnected(_))));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_a_start_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let config = TransportConfig::StreamableHttp { url: format!("http://127.0.0.1:{port}/mcp"), options: HttpOptions::default() };
+        let err = Connection::connect(&config, options(5000)).await.err().unwrap();
+        assert!(matches!(err, Error::Start(_)), "{err:?}");
+        assert!(err.to_string().contains("onnection refused"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn silent_server_times_out_at_init() {
+        let started = std::time::Instant::now();
+        let err = Connection::connect(&sh("exec sleep 30"), options(300)).await.err().unwrap();
+        assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn garbage_on_stdout_is_named_in_the_timeout() {
+        let err = Connection::connect(&sh("echo 'this is not json'; exec sleep 30"), options(500)).await.err().unwrap();
+        let msg = err.to_string();
+        assert!(msg.contains("this is not json") && msg.contains("non-JSON"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn exit_during_init_reports_status_and_stderr() {
+        let err = Connection::connect(&sh("echo 'fatal: no config' >&2; exit 3"), options(5000)).await.err().unwrap();
+        match &err {
+            Error::Exited { exit, stderr_tail } => {
+                assert_eq!(exit.as_code(), 3);
+                assert!(stderr_tail.contains("fatal: no config"), "{stderr_tail}");
+            }
+            other => panic!("expected Exited, got {other:?}"),
+        }
+    }
+}

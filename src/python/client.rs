@@ -1,0 +1,532 @@
+//! The client classes: one Rust base (`MCPClientBase`) with every MCP method, and thin
+//! subclasses per transport that only build the configuration.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_async_runtimes::tokio::future_into_py;
+
+use crate::client::{ClientOptions, Connection};
+use crate::python::convert::{opt_seconds, py_to_object, seconds};
+use crate::python::errors::{ServerNotRunningError, config_error, to_py_err};
+use crate::python::types::{py_list, py_str, CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ServerInfo, Tool};
+use crate::transport::http::redact_url;
+use crate::transport::stdio::StderrBuffer;
+use crate::transport::{HttpOptions, StdioParams, TransportConfig};
+
+struct ClientState {
+    config: TransportConfig,
+    options: ClientOptions,
+    connection: Mutex<Option<Arc<Connection>>>,
+    /// Serializes initialize/close so two concurrent `initialize()` calls start one server.
+    lifecycle: tokio::sync::Mutex<()>,
+    /// Outlives the connection, so a crashed server's last words stay readable.
+    stderr: Mutex<Option<Arc<StderrBuffer>>>,
+}
+
+impl ClientState {
+    fn connection(&self) -> PyResult<Arc<Connection>> {
+        self.connection.lock().unwrap().clone().ok_or_else(|| {
+            ServerNotRunningError::new_err((
+                format!("client for `{}` is not connected: call `await client.initialize()` or use `async with client:`", self.options.name),
+                None::<()>,
+            ))
+        })
+    }
+}
+
+/// The MCP client methods shared by every transport. Use a subclass: StdioClient,
+/// StreamableHTTPClient or SSEClient.
+#[pyclass(subclass, module = "mcpfleet._core", frozen, name = "MCPClientBase")]
+pub struct ClientBase {
+    state: Arc<ClientState>,
+}
+
+impl ClientBase {
+    fn new(config: TransportConfig, options: ClientOptions) -> Self {
+        Self {
+            state: Arc::new(ClientState {
+                config,
+                options,
+                connection: Mutex::new(None),
+                lifecycle: tokio::sync::Mutex::new(()),
+                stderr: Mutex::new(None),
+            }),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let state = &self.state;
+        let status = match state.connection.lock().unwrap().as_ref() {
+            None => "not connected".to_string(),
+            Some(c) if c.is_closed() => "closed".to_string(),
+            Some(c) => match c.pid() {
+                Some(pid) => format!("connected, pid={pid}"),
+                None => "connected".to_string(),
+            },
+        };
+        match &state.config {
+            TransportConfig::Stdio(p) => format!(
+                "StdioClient(command={}, args={}, env_keys={}, state={})",
+                py_str(&p.command),
+                py_list(p.args.iter().map(String::as_str)),
+                py_list(p.env.iter().map(|(k, _)| k.as_str())),
+                py_str(&status)
+            ),
+            TransportConfig::StreamableHttp { url, options } => {
+                format!("StreamableHTTPClient(url={}, header_names={}, state={})", py_str(&redact_url(url)), py_list(header_names(options)), py_str(&status))
+            }
+            TransportConfig::Sse { url, options } => {
+                format!("SSEClient(url={}, header_names={}, state={})", py_str(&redact_url(url)), py_list(header_names(options)), py_str(&status))
+            }
+        }
+    }
+}
+
+fn header_names(options: &HttpOptions) -> Vec<&str> {
+    options.headers.iter().map(|(k, _)| k.as_str()).collect()
+}
+
+async fn initialize(state: Arc<ClientState>) -> PyResult<ServerInfo> {
+    let _guard = state.lifecycle.lock().await;
+    let current = state.connection.lock().unwrap().clone();
+    if let Some(conn) = current {
+        if !conn.is_closed() {
+            return Ok(ServerInfo(Arc::new(conn.server_info().clone())));
+        }
+    }
+    let conn = Arc::new(Connection::connect(&state.config, state.options.clone()).await.map_err(to_py_err)?);
+    *state.stderr.lock().unwrap() = conn.stderr().cloned();
+    let info = ServerInfo(Arc::new(conn.server_info().clone()));
+    *state.connection.lock().unwrap() = Some(conn);
+    Ok(info)
+}
+
+async fn close(state: Arc<ClientState>) {
+    let _guard = state.lifecycle.lock().await;
+    let conn = state.connection.lock().unwrap().take();
+    if let Some(conn) = conn {
+        conn.close().await;
+    }
+}
+
+#[pymethods]
+impl ClientBase {
+    /// Starts (stdio) or reaches (HTTP) the server and performs the MCP handshake.
+    /// Returns the server's `ServerInfo`. Calling it again on a connected client is a no-op.
+    fn initialize<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        future_into_py(py, initialize(self.state.clone()))
+    }
+
+    /// Ends the session; a stdio server's whole process group is stopped (stdin EOF, grace
+    /// period, SIGTERM, SIGKILL). Safe to call twice.
+    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let state = self.state.clone();
+        future_into_py(py, async move {
+            close(state).await;
+            Ok(())
+        })
+    }
+
+    fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let state = slf.get().state.clone();
+        let this: Py<PyAny> = slf.clone().into_any().unbind();
+        future_into_py(slf.py(), async move {
+            initialize(state).await?;
+            Ok(this)
+        })
+    }
+
+    #[pyo3(signature = (*_exc_info))]
+    fn __aexit__<'py>(&self, py: Python<'py>, _exc_info: &Bound<'py, pyo3::types::PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+        let state = self.state.clone();
+        future_into_py(py, async move {
+            close(state).await;
+            Ok(false)
+        })
+    }
+
+    /// All tools of the server (pagination followed to the end).
+    #[pyo3(signature = (*, timeout = None))]
+    fn list_tools<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        future_into_py(py, async move {
+            let tools = conn.list_tools(timeout).await.map_err(to_py_err)?;
+            Ok(tools.into_iter().map(Tool).collect::<Vec<_>>())
+        })
+    }
+
+    /// Calls a tool. A tool that fails returns a result with `is_error=True`.
+    #[pyo3(signature = (name, arguments = None, *, timeout = None))]
+    fn call_tool<'py>(&self, py: Python<'py>, name: String, arguments: Option<Bound<'py, PyAny>>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let arguments = py_to_object(arguments.as_ref(), "arguments")?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        future_into_py(py, async move { conn.call_tool(&name, arguments, timeout).await.map(CallToolResult).map_err(to_py_err) })
+    }
+
+    /// All resources of the server.
+    #[pyo3(signature = (*, timeout = None))]
+    fn list_resources<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        future_into_py(py, async move {
+            let resources = conn.list_resources(timeout).await.map_err(to_py_err)?;
+            Ok(resources.into_iter().map(Resource).collect::<Vec<_>>())
+        })
+    }
+
+    /// Reads one resource by URI.
+    #[pyo3(signature = (uri, *, timeout = None))]
+    fn read_resource<'py>(&self, py: Python<'py>, uri: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        future_into_py(py, async move { conn.read_resource(&uri, timeout).await.map(ReadResourceResult).map_err(to_py_err) })
+    }
+
+    /// All prompts of the server.
+    #[pyo3(signature = (*, timeout = None))]
+    fn list_prompts<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        future_into_py(py, async move {
+            let prompts = conn.list_prompts(timeout).await.map_err(to_py_err)?;
+            Ok(prompts.into_iter().map(Prompt).collect::<Vec<_>>())
+        })
+    }
+
+    /// Renders a prompt with its arguments.
+    #[pyo3(signature = (name, arguments = None, *, timeout = None))]
+    fn get_prompt<'py>(&self, py: Python<'py>, name: String, arguments: Option<Bound<'py, PyAny>>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let arguments = py_to_object(arguments.as_ref(), "arguments")?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        future_into_py(py, async move { conn.get_prompt(&name, arguments, timeout).await.map(GetPromptResult).map_err(to_py_err) })
+    }
+
+    /// Checks that the server answers.
+    #[pyo3(signature = (*, timeout = None))]
+    fn ping<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        future_into_py(py, async move { conn.ping(timeout).await.map_err(to_py_err) })
+    }
+
+    /// The server's `initialize` answer, or None before `initialize()`.
+    #[getter]
+    fn server_info(&self) -> Option<ServerInfo> {
+        self.state.connection.lock().unwrap().as_ref().map(|c| ServerInfo(Arc::new(c.server_info().clone())))
+    }
+
+    /// True between a successful `initialize()` and `close()`.
+    #[getter]
+    fn is_connected(&self) -> bool {
+        self.state.connection.lock().unwrap().as_ref().is_some_and(|c| !c.is_closed())
+    }
+
+    /// "stdio", "streamable-http" or "sse".
+    #[getter]
+    fn transport(&self) -> &'static str {
+        self.state.config.kind()
+    }
+
+    /// The name used in log records and error messages.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.state.options.name
+    }
+
+    fn __repr__(&self) -> String {
+        self.describe()
+    }
+}
+
+fn env_pairs(env: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, String)>> {
+    let Some(env) = env else { return Ok(Vec::new()) };
+    env.iter()
+        .map(|(k, v)| {
+            let key: String = k.extract().map_err(|_| PyTypeError::new_err("env keys must be str"))?;
+            let value: String = v.extract().map_err(|_| PyTypeError::new_err(format!("env[{key:?}] must be a str")))?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+fn header_pairs(headers: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, String)>> {
+    let Some(headers) = headers else { return Ok(Vec::new()) };
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let key: String = k.extract().map_err(|_| PyTypeError::new_err("header names must be str"))?;
+            let value: String = v.extract().map_err(|_| PyTypeError::new_err(format!("headers[{key:?}] must be a str")))?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn stdio_config(
+    command: String,
+    args: Option<Vec<String>>,
+    env: Vec<(String, String)>,
+    cwd: Option<PathBuf>,
+    init_timeout: f64,
+    timeout: f64,
+    name: Option<String>,
+    stderr_lines: usize,
+    shutdown_grace: f64,
+) -> PyResult<(TransportConfig, ClientOptions)> {
+    if command.trim().is_empty() {
+        return Err(config_error("command must not be empty"));
+    }
+    let mut params = StdioParams::new(command.clone());
+    params.args = args.unwrap_or_default();
+    params.env = env;
+    params.cwd = cwd;
+    params.stderr_lines = stderr_lines;
+    params.shutdown_grace = seconds(shutdown_grace, "shutdown_grace")?;
+    let name = name.unwrap_or(command);
+    params.log_name = name.clone();
+    let options = ClientOptions { name, init_timeout: seconds(init_timeout, "init_timeout")?, request_timeout: seconds(timeout, "timeout")? };
+    Ok((TransportConfig::Stdio(params), options))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn http_config(
+    kind: &str,
+    url: String,
+    headers: Vec<(String, String)>,
+    timeout: f64,
+    init_timeout: Option<f64>,
+    ca_bundle: Option<PathBuf>,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    insecure: bool,
+    name: Option<String>,
+) -> PyResult<(TransportConfig, ClientOptions)> {
+    crate::transport::http::parse_http_url(&url).map_err(to_py_err)?;
+    let options = HttpOptions { headers, ca_bundle, client_cert, client_key, insecure, ..HttpOptions::default() };
+    // Fail on bad headers now, not at the first request.
+    options.header_map().map_err(to_py_err)?;
+    let request_timeout = seconds(timeout, "timeout")?;
+    let client_options = ClientOptions {
+        name: name.unwrap_or_else(|| redact_url(&url)),
+        init_timeout: match init_timeout {
+            Some(t) => seconds(t, "init_timeout")?,
+            None => request_timeout,
+        },
+        request_timeout,
+    };
+    let config = if kind == "sse" { TransportConfig::Sse { url, options } } else { TransportConfig::StreamableHttp { url, options } };
+    Ok((config, client_options))
+}
+
+/// A client for a server started as a child process speaking MCP over stdin/stdout.
+///
+/// The child inherits this process's environment plus `env`, runs in its own process group
+/// and is ended with its whole group by `close()`, by garbage collection, or at interpreter exit.
+#[pyclass(extends = ClientBase, subclass, module = "mcpfleet._core", frozen)]
+pub struct StdioClient;
+
+#[pymethods]
+impl StdioClient {
+    #[new]
+    #[pyo3(signature = (command, args = None, env = None, cwd = None, init_timeout = 10.0, timeout = 30.0, *, name = None, stderr_lines = 200, shutdown_grace = 2.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        command: String,
+        args: Option<Vec<String>>,
+        env: Option<&Bound<'_, PyDict>>,
+        cwd: Option<PathBuf>,
+        init_timeout: f64,
+        timeout: f64,
+        name: Option<String>,
+        stderr_lines: usize,
+        shutdown_grace: f64,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let (config, options) = stdio_config(command, args, env_pairs(env)?, cwd, init_timeout, timeout, name, stderr_lines, shutdown_grace)?;
+        Ok(PyClassInitializer::from(ClientBase::new(config, options)).add_subclass(StdioClient))
+    }
+
+    /// The recent stderr of the server (bounded; also after it exited or was closed).
+    fn get_stderr(slf: PyRef<'_, Self>) -> String {
+        slf.as_super().state.stderr.lock().unwrap().as_ref().map(|b| b.text()).unwrap_or_default()
+    }
+
+    /// The server process id while connected, else None.
+    #[getter]
+    fn pid(slf: PyRef<'_, Self>) -> Option<u32> {
+        slf.as_super().state.connection.lock().unwrap().as_ref().filter(|c| !c.is_closed()).and_then(|c| c.pid())
+    }
+}
+
+/// A client for a remote server over streamable HTTP (MCP 2025-03-26 and later).
+#[pyclass(extends = ClientBase, subclass, module = "mcpfleet._core", frozen)]
+pub struct StreamableHTTPClient;
+
+#[pymethods]
+impl StreamableHTTPClient {
+    #[new]
+    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        url: String,
+        headers: Option<&Bound<'_, PyDict>>,
+        timeout: f64,
+        init_timeout: Option<f64>,
+        ca_bundle: Option<PathBuf>,
+        client_cert: Option<PathBuf>,
+        client_key: Option<PathBuf>,
+        insecure: bool,
+        name: Option<String>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let (config, options) =
+            http_config("streamable-http", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name)?;
+        Ok(PyClassInitializer::from(ClientBase::new(config, options)).add_subclass(StreamableHTTPClient))
+    }
+}
+
+/// A client for a remote server over the legacy HTTP+SSE transport (MCP 2024-11-05).
+#[pyclass(extends = ClientBase, subclass, module = "mcpfleet._core", frozen)]
+pub struct SSEClient;
+
+#[pymethods]
+impl SSEClient {
+    #[new]
+    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        url: String,
+        headers: Option<&Bound<'_, PyDict>>,
+        timeout: f64,
+        init_timeout: Option<f64>,
+        ca_bundle: Option<PathBuf>,
+        client_cert: Option<PathBuf>,
+        client_key: Option<PathBuf>,
+        insecure: bool,
+        name: Option<String>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let (config, options) = http_config("sse", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name)?;
+        Ok(PyClassInitializer::from(ClientBase::new(config, options)).add_subclass(SSEClient))
+    }
+}
+
+/// Settings for `new_mcp_client_from_type`: `command`/`args`/`env`/`cwd` for stdio,
+/// `url`/`headers` and TLS options for remote servers.
+#[pyclass(module = "mcpfleet", get_all, set_all)]
+pub struct MCPClientConfig {
+    command: Option<String>,
+    args: Vec<String>,
+    env: Py<PyDict>,
+    cwd: Option<PathBuf>,
+    url: Option<String>,
+    headers: Py<PyDict>,
+    timeout: f64,
+    init_timeout: Option<f64>,
+    ca_bundle: Option<PathBuf>,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    insecure: bool,
+    name: Option<String>,
+}
+
+#[pymethods]
+impl MCPClientConfig {
+    #[new]
+    #[pyo3(signature = (command = None, args = None, env = None, cwd = None, url = None, headers = None, timeout = 30.0, init_timeout = None, *, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        command: Option<String>,
+        args: Option<Vec<String>>,
+        env: Option<Bound<'_, PyDict>>,
+        cwd: Option<PathBuf>,
+        url: Option<String>,
+        headers: Option<Bound<'_, PyDict>>,
+        timeout: f64,
+        init_timeout: Option<f64>,
+        ca_bundle: Option<PathBuf>,
+        client_cert: Option<PathBuf>,
+        client_key: Option<PathBuf>,
+        insecure: bool,
+        name: Option<String>,
+    ) -> Self {
+        Self {
+            command,
+            args: args.unwrap_or_default(),
+            env: env.unwrap_or_else(|| PyDict::new(py)).unbind(),
+            cwd,
+            url,
+            headers: headers.unwrap_or_else(|| PyDict::new(py)).unbind(),
+            timeout,
+            init_timeout,
+            ca_bundle,
+            client_cert,
+            client_key,
+            insecure,
+            name,
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let keys = |d: &Py<PyDict>| d.bind(py).keys().iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        match (&self.command, &self.url) {
+            (Some(command), _) => format!(
+                "MCPClientConfig(command={}, args={}, env_keys={})",
+                py_str(command),
+                py_list(self.args.iter().map(String::as_str)),
+                py_list(keys(&self.env).iter().map(String::as_str))
+            ),
+            (None, Some(url)) => format!(
+                "MCPClientConfig(url={}, header_names={})",
+                py_str(&redact_url(url)),
+                py_list(keys(&self.headers).iter().map(String::as_str))
+            ),
+            (None, None) => "MCPClientConfig()".to_string(),
+        }
+    }
+}
+
+/// Builds the client for a transport type: "stdio", "streamable-http" or "sse".
+#[pyfunction]
+pub fn new_mcp_client_from_type(py: Python<'_>, r#type: &str, config: PyRef<'_, MCPClientConfig>) -> PyResult<Py<PyAny>> {
+    let kind = match r#type {
+        "stdio" => "stdio",
+        "streamable-http" | "streamable_http" | "streamableHttp" | "http" => "streamable-http",
+        "sse" => "sse",
+        other => {
+            return Err(config_error(format!("unknown MCP client type {other:?}: expected \"stdio\", \"streamable-http\" or \"sse\"")));
+        }
+    };
+    let package = py.import("mcpfleet")?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("timeout", config.timeout)?;
+    kwargs.set_item("name", config.name.clone())?;
+    if kind == "stdio" {
+        let command = config.command.clone().ok_or_else(|| config_error("MCPClientConfig.command is required for type \"stdio\""))?;
+        if config.url.is_some() {
+            return Err(config_error("MCPClientConfig.url is not used by type \"stdio\"; give command/args instead"));
+        }
+        kwargs.set_item("args", config.args.clone())?;
+        kwargs.set_item("env", config.env.bind(py))?;
+        kwargs.set_item("cwd", config.cwd.clone())?;
+        kwargs.set_item("init_timeout", config.init_timeout.unwrap_or(crate::client::DEFAULT_STDIO_INIT_TIMEOUT.as_secs_f64()))?;
+        return Ok(package.getattr("StdioClient")?.call((command,), Some(&kwargs))?.unbind());
+    }
+    let url = config.url.clone().ok_or_else(|| config_error(format!("MCPClientConfig.url is required for type {kind:?}")))?;
+    if config.command.is_some() {
+        return Err(config_error(format!("MCPClientConfig.command is not used by type {kind:?}; give url instead")));
+    }
+    kwargs.set_item("headers", config.headers.bind(py))?;
+    kwargs.set_item("init_timeout", config.init_timeout)?;
+    kwargs.set_item("ca_bundle", config.ca_bundle.clone())?;
+    kwargs.set_item("client_cert", config.client_cert.clone())?;
+    kwargs.set_item("client_key", config.client_key.clone())?;
+    kwargs.set_item("insecure", config.insecure)?;
+    let class = if kind == "sse" { "SSEClient" } else { "StreamableHTTPClient" };
+    Ok(package.getattr(class)?.call((url,), Some(&kwargs))?.unbind())
+}

@@ -1,0 +1,103 @@
+//! Core errors → the Python exception classes of `mcpfleet._errors`.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use pyo3::{PyErrArguments, import_exception};
+
+use crate::auth::parse_www_authenticate;
+use crate::error::Error;
+use crate::python::convert::json_to_py;
+
+import_exception!(mcpfleet._errors, ConfigError);
+import_exception!(mcpfleet._errors, ServerStartError);
+import_exception!(mcpfleet._errors, ServerExitedError);
+import_exception!(mcpfleet._errors, RequestTimeoutError);
+import_exception!(mcpfleet._errors, ProtocolError);
+import_exception!(mcpfleet._errors, ServerError);
+import_exception!(mcpfleet._errors, TransportError);
+import_exception!(mcpfleet._errors, ServerNotRunningError);
+import_exception!(mcpfleet._errors, AuthRequiredError);
+
+/// Attribute values of an exception, built without the GIL and turned into Python when raised.
+enum Detail {
+    Str(String),
+    OptStr(Option<String>),
+    Int(i64),
+    Float(f64),
+    Json(Option<serde_json::Value>),
+}
+
+/// `(message, {attribute: value})`: what the `_errors` classes take.
+struct ErrorArgs {
+    message: String,
+    details: Vec<(&'static str, Detail)>,
+}
+
+impl PyErrArguments for ErrorArgs {
+    fn arguments(self, py: Python<'_>) -> Py<PyAny> {
+        let build = || -> PyResult<Py<PyAny>> {
+            let details = PyDict::new(py);
+            for (key, value) in self.details {
+                let value = match value {
+                    Detail::Str(s) => s.into_pyobject(py)?.into_any(),
+                    Detail::OptStr(s) => s.into_pyobject(py)?.into_any(),
+                    Detail::Int(i) => i.into_pyobject(py)?.into_any(),
+                    Detail::Float(f) => f.into_pyobject(py)?.into_any(),
+                    Detail::Json(v) => match v {
+                        Some(v) => json_to_py(py, &v)?,
+                        None => py.None().into_bound(py),
+                    },
+                };
+                details.set_item(key, value)?;
+            }
+            Ok(PyTuple::new(py, [self.message.into_pyobject(py)?.into_any(), details.into_any()])?.into_any().unbind())
+        };
+        build().unwrap_or_else(|e| e.into_value(py).into_any())
+    }
+}
+
+fn with(message: String, details: Vec<(&'static str, Detail)>) -> ErrorArgs {
+    ErrorArgs { message, details }
+}
+
+/// Maps a core error to its exception. Needs no GIL: the exception is built when raised.
+pub fn to_py_err(error: Error) -> PyErr {
+    let message = error.to_string();
+    match error {
+        Error::Config(_) => ConfigError::new_err(with(message, vec![])),
+        Error::Start(_) => ServerStartError::new_err(with(message, vec![])),
+        Error::Exited { exit, stderr_tail } => ServerExitedError::new_err(with(
+            message,
+            vec![("exit_code", Detail::Int(exit.as_code().into())), ("stderr_tail", Detail::Str(stderr_tail))],
+        )),
+        Error::Timeout { timeout, .. } => {
+            RequestTimeoutError::new_err(with(message, vec![("timeout", Detail::Float(timeout.as_secs_f64()))]))
+        }
+        Error::Server { code, data, .. } => {
+            ServerError::new_err(with(message, vec![("code", Detail::Int(code.into())), ("data", Detail::Json(data))]))
+        }
+        Error::Protocol(_) => ProtocolError::new_err(with(message, vec![])),
+        Error::Transport(_) => TransportError::new_err(with(message, vec![])),
+        Error::NotConnected(_) => ServerNotRunningError::new_err(with(message, vec![])),
+        Error::AuthRequired { url, status, www_authenticate } => {
+            let c = parse_www_authenticate(&www_authenticate);
+            AuthRequiredError::new_err(with(
+                message,
+                vec![
+                    ("url", Detail::Str(url)),
+                    ("status", Detail::Int(status.into())),
+                    ("issuer", Detail::OptStr(c.issuer)),
+                    ("scope", Detail::OptStr(c.scope)),
+                    ("resource_metadata_url", Detail::OptStr(c.resource_metadata_url)),
+                    ("error", Detail::OptStr(c.error)),
+                    ("error_description", Detail::OptStr(c.error_description)),
+                    ("www_authenticate", Detail::Str(www_authenticate)),
+                ],
+            ))
+        }
+    }
+}
+
+pub fn config_error(message: impl Into<String>) -> PyErr {
+    ConfigError::new_err(with(message.into(), vec![]))
+}

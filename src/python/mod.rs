@@ -1,0 +1,93 @@
+//! The PyO3 binding layer: thin wrappers over the core. Nothing here knows MCP details.
+
+mod client;
+mod convert;
+mod errors;
+mod logging;
+mod types;
+
+use std::time::Duration;
+
+use pyo3::prelude::*;
+
+/// Runs the built-in demo server until stdin closes (stdio) or Ctrl-C / SIGTERM (HTTP).
+#[pyfunction]
+#[pyo3(signature = (http_port = None))]
+fn run_demo_server(py: Python<'_>, http_port: Option<u16>) -> PyResult<()> {
+    py.detach(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        runtime.block_on(async {
+            match http_port {
+                None => tokio::select! {
+                    r = crate::demo_server::serve_stdio() => r,
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                },
+                Some(port) => {
+                    let (port, serve) = crate::demo_server::bind_http(port).await?;
+                    eprintln!("mcpfleet demo server listening on http://127.0.0.1:{port}/mcp");
+                    tokio::select! {
+                        r = serve => r,
+                        _ = tokio::signal::ctrl_c() => Ok(()),
+                    }
+                }
+            }
+        })
+    })
+    .map_err(|e: std::io::Error| pyo3::exceptions::PyOSError::new_err(e.to_string()))
+}
+
+/// Ends every stdio server process group still running (TERM, then KILL after `grace`).
+/// Registered with `atexit` by the package.
+#[pyfunction]
+#[pyo3(signature = (grace = 2.0))]
+fn _terminate_all_servers(py: Python<'_>, grace: f64) {
+    py.detach(|| crate::transport::stdio::terminate_all_process_groups(Duration::from_secs_f64(grace.max(0.0))));
+}
+
+/// Number of stdio server process groups started and not yet cleaned up.
+#[pyfunction]
+fn _live_server_process_groups() -> usize {
+    crate::transport::stdio::live_process_group_count()
+}
+
+/// Sets the Python logging level from which mcpfleet's own records are emitted.
+#[pyfunction]
+fn _set_log_level(level: u8) {
+    logging::set_level(level);
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let level: u8 = py.import("logging")?.call_method1("getLogger", ("mcpfleet",))?.call_method0("getEffectiveLevel")?.extract()?;
+    logging::install(level);
+
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<client::ClientBase>()?;
+    m.add_class::<client::StdioClient>()?;
+    m.add_class::<client::StreamableHTTPClient>()?;
+    m.add_class::<client::SSEClient>()?;
+    m.add_class::<client::MCPClientConfig>()?;
+    m.add_function(wrap_pyfunction!(client::new_mcp_client_from_type, m)?)?;
+    m.add_class::<types::Tool>()?;
+    m.add_class::<types::CallToolResult>()?;
+    m.add_class::<types::TextContent>()?;
+    m.add_class::<types::ImageContent>()?;
+    m.add_class::<types::AudioContent>()?;
+    m.add_class::<types::EmbeddedResource>()?;
+    m.add_class::<types::ResourceLink>()?;
+    m.add_class::<types::Resource>()?;
+    m.add_class::<types::TextResourceContents>()?;
+    m.add_class::<types::BlobResourceContents>()?;
+    m.add_class::<types::ReadResourceResult>()?;
+    m.add_class::<types::Prompt>()?;
+    m.add_class::<types::PromptArgument>()?;
+    m.add_class::<types::PromptMessage>()?;
+    m.add_class::<types::GetPromptResult>()?;
+    m.add_class::<types::ServerInfo>()?;
+    m.add_function(wrap_pyfunction!(run_demo_server, m)?)?;
+    m.add_function(wrap_pyfunction!(_terminate_all_servers, m)?)?;
+    m.add_function(wrap_pyfunction!(_live_server_process_groups, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_log_level, m)?)?;
+    Ok(())
+}

