@@ -76,7 +76,7 @@ class MCPClient(Protocol):
 
 
 # Stdio servers end with the interpreter, also when their clients were never closed.
-atexit.register(_core._terminate_all_servers)
+atexit.register(_core._at_exit)
 
 __all__ = [
     "AudioContent",

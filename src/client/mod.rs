@@ -77,7 +77,7 @@ impl Connection {
                             detail: Some(child.stdout_noise().describe().unwrap_or_else(|| "the server did not answer".into())),
                         }),
                     },
-                    exit = child.exited() => Err(child.exited_error(exit)),
+                    exit = child.exited() => Err(child.exited_error(exit).await),
                 };
                 match outcome {
                     Ok(service) => (service, Some(child)),
@@ -255,22 +255,17 @@ impl Connection {
                 Ok(Err(e)) => Err(self.request_error(method, target, e).await),
                 Err(_) => Err(Error::Timeout { operation: describe(method, target), timeout: limit, detail: None }),
             },
-            exit = exited => Err(self.process.as_ref().expect("only stdio exits").exited_error(exit)),
+            exit = exited => Err(self.process.as_ref().expect("only stdio exits").exited_error(exit).await),
         }
     }
 
     async fn request_error(&self, method: &'static str, target: Option<&str>, e: ServiceError) -> Error {
         match e {
-            ServiceError::McpError(data) => Error::Server {
-                operation: describe(method, target),
-                code: data.code.0,
-                message: data.message.into_owned(),
-                data: data.data,
-            },
+            ServiceError::McpError(data) => server_error(describe(method, target), data),
             ServiceError::TransportClosed => {
                 if let Some(process) = &self.process {
                     if let Some(exit) = process.exit_within(Duration::from_secs(2)).await {
-                        return process.exited_error(exit);
+                        return process.exited_error(exit).await;
                     }
                 }
                 if self.is_closed() {
@@ -309,6 +304,10 @@ impl Drop for Connection {
             }
         });
     }
+}
+
+fn server_error(operation: String, data: rmcp::ErrorData) -> Error {
+    Error::Server { operation, code: data.code.0, message: data.message.into_owned(), data: data.data }
 }
 
 fn describe(method: &str, target: Option<&str>) -> String {
@@ -355,14 +354,9 @@ fn init_timeout_error(url: &str, timeout: Duration) -> Error {
 
 async fn init_error_stdio(e: ClientInitializeError, child: &ChildProcess) -> Error {
     match e {
-        ClientInitializeError::JsonRpcError(data) => Error::Server {
-            operation: "initialize".into(),
-            code: data.code.0,
-            message: data.message.into_owned(),
-            data: data.data,
-        },
+        ClientInitializeError::JsonRpcError(data) => server_error("initialize".into(), data),
         other => match child.exit_within(Duration::from_secs(2)).await {
-            Some(exit) => child.exited_error(exit),
+            Some(exit) => child.exited_error(exit).await,
             None => Error::Protocol(format!("initialize failed: {other}")),
         },
     }
@@ -377,12 +371,7 @@ fn init_error_remote(e: ClientInitializeError, url: &str) -> Error {
         return Error::AuthRequired { url: url.to_string(), status, www_authenticate: header.to_string() };
     }
     match e {
-        ClientInitializeError::JsonRpcError(data) => Error::Server {
-            operation: "initialize".into(),
-            code: data.code.0,
-            message: data.message.into_owned(),
-            data: data.data,
-        },
+        ClientInitializeError::JsonRpcError(data) => server_error("initialize".into(), data),
         ClientInitializeError::TransportError { error, .. } => {
             if let Some(auth) = sse_auth_error(error.error.as_ref()) {
                 return auth;

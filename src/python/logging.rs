@@ -101,8 +101,17 @@ impl<S: Subscriber> Layer<S> for PyLogLayer {
     }
 }
 
+/// Set at interpreter exit. The forwarder holds this lock while it has the GIL, so once
+/// `stop()` has set it, the thread never touches the GIL again: a foreign thread taking the
+/// GIL during finalization is ended with `pthread_exit`, which aborts a Rust thread.
+static STOPPED: Mutex<bool> = Mutex::new(false);
+
 fn forward(rx: mpsc::Receiver<Record>) {
     while let Ok(first) = rx.recv() {
+        let stopped = STOPPED.lock().unwrap();
+        if *stopped {
+            return;
+        }
         let attached = Python::try_attach(|py| {
             let logging = py.import("logging")?;
             let mut next = Some(first);
@@ -112,15 +121,22 @@ fn forward(rx: mpsc::Receiver<Record>) {
             }
             PyResult::Ok(())
         });
+        drop(stopped);
         if attached.is_none() {
             return; // the interpreter is finalizing
         }
     }
 }
 
-/// Installs the bridge once. `level` is the Python level from which our own records are sent.
+/// Stops forwarding for good (at interpreter exit). Call without holding the GIL.
+pub fn stop() {
+    *STOPPED.lock().unwrap() = true;
+}
+
+/// Installs the bridge once. INFO and above are always sent (Python's logging filters them);
+/// DEBUG only when the `mcpfleet` logger was at DEBUG at import, or after `_set_log_level(10)`.
 pub fn install(level: u8) {
-    THRESHOLD.store(level, Ordering::Relaxed);
+    THRESHOLD.store(level.min(20), Ordering::Relaxed);
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let (tx, rx) = mpsc::channel();

@@ -37,11 +37,26 @@ fn run_demo_server(py: Python<'_>, http_port: Option<u16>) -> PyResult<()> {
 }
 
 /// Ends every stdio server process group still running (TERM, then KILL after `grace`).
-/// Registered with `atexit` by the package.
 #[pyfunction]
 #[pyo3(signature = (grace = 2.0))]
 fn _terminate_all_servers(py: Python<'_>, grace: f64) {
     py.detach(|| crate::transport::stdio::terminate_all_process_groups(Duration::from_secs_f64(grace.max(0.0))));
+}
+
+/// Interpreter exit (registered with `atexit`): ends the servers, then stops the logging
+/// thread before finalization.
+///
+/// pyo3-async-runtimes hands each result to asyncio from a tokio blocking thread that holds the
+/// GIL around `call_soon_threadsafe`; if the interpreter finalizes while such a thread waits for
+/// the GIL, Python ends the thread with `pthread_exit` and the process aborts. Releasing the GIL
+/// here for a moment lets deliveries still in flight (the last awaited call's) finish first.
+#[pyfunction]
+fn _at_exit(py: Python<'_>) {
+    py.detach(|| {
+        crate::transport::stdio::terminate_all_process_groups(Duration::from_secs(2));
+        logging::stop();
+        std::thread::sleep(Duration::from_millis(50));
+    });
 }
 
 /// Number of stdio server process groups started and not yet cleaned up.
@@ -87,6 +102,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::ServerInfo>()?;
     m.add_function(wrap_pyfunction!(run_demo_server, m)?)?;
     m.add_function(wrap_pyfunction!(_terminate_all_servers, m)?)?;
+    m.add_function(wrap_pyfunction!(_at_exit, m)?)?;
     m.add_function(wrap_pyfunction!(_live_server_process_groups, m)?)?;
     m.add_function(wrap_pyfunction!(_set_log_level, m)?)?;
     Ok(())

@@ -336,6 +336,8 @@ pub struct ChildProcess {
     noise: Arc<StdoutNoise>,
     group: Arc<GroupGuard>,
     log_name: Arc<str>,
+    /// True once stderr reached EOF (all the dying server's last words are in the buffer).
+    stderr_done: watch::Receiver<bool>,
 }
 
 impl ChildProcess {
@@ -371,8 +373,11 @@ impl ChildProcess {
         tokio::time::timeout(limit, self.exited()).await.ok()
     }
 
-    /// The error to report for a process that has exited.
-    pub fn exited_error(&self, exit: ExitInfo) -> Error {
+    /// The error to report for a process that has exited, with its last stderr lines (waiting
+    /// briefly for the rest of stderr: the pipe may still hold the last words).
+    pub async fn exited_error(&self, exit: ExitInfo) -> Error {
+        let mut done = self.stderr_done.clone();
+        let _ = tokio::time::timeout(Duration::from_millis(500), done.wait_for(|d| *d)).await;
         Error::Exited { exit, stderr_tail: self.stderr.tail(20) }
     }
 
@@ -455,8 +460,15 @@ pub fn spawn(params: &StdioParams) -> Result<(ChildProcess, StdioTransport)> {
     let stderr = Arc::new(StderrBuffer::new(params.stderr_lines));
     let noise = Arc::new(StdoutNoise::default());
     let (exit_tx, exit_rx) = watch::channel(None);
+    let (stderr_done_tx, stderr_done) = watch::channel(false);
 
-    tokio::spawn(drain_stderr(BufReader::new(stderr_pipe), stderr.clone(), log_name.clone()));
+    tokio::spawn({
+        let (buffer, name) = (stderr.clone(), log_name.clone());
+        async move {
+            drain_stderr(BufReader::new(stderr_pipe), buffer, name).await;
+            let _ = stderr_done_tx.send(true);
+        }
+    });
     tokio::spawn({
         let group = group.clone();
         let log_name = log_name.clone();
@@ -485,7 +497,7 @@ pub fn spawn(params: &StdioParams) -> Result<(ChildProcess, StdioTransport)> {
         noise: noise.clone(),
         log_name: log_name.clone(),
     };
-    Ok((ChildProcess { pid, exit: exit_rx, stderr, noise, group, log_name }, transport))
+    Ok((ChildProcess { pid, exit: exit_rx, stderr, noise, group, log_name, stderr_done }, transport))
 }
 
 async fn drain_stderr(mut reader: BufReader<tokio::process::ChildStderr>, buffer: Arc<StderrBuffer>, name: Arc<str>) {

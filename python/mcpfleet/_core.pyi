@@ -1,0 +1,285 @@
+"""Type stubs for the compiled core (`mcpfleet._core`)."""
+
+from __future__ import annotations
+
+from os import PathLike
+from typing import Any, final
+
+__version__: str
+
+class MCPClientBase:
+    """The MCP client methods shared by every transport (use a subclass)."""
+
+    async def initialize(self) -> ServerInfo: ...
+    async def close(self) -> None: ...
+    async def __aenter__(self) -> MCPClientBase: ...
+    async def __aexit__(self, *exc_info: object) -> bool: ...
+    async def list_tools(self, *, timeout: float | None = None) -> list[Tool]: ...
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> CallToolResult: ...
+    async def list_resources(self, *, timeout: float | None = None) -> list[Resource]: ...
+    async def read_resource(self, uri: str, *, timeout: float | None = None) -> ReadResourceResult: ...
+    async def list_prompts(self, *, timeout: float | None = None) -> list[Prompt]: ...
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> GetPromptResult: ...
+    async def ping(self, *, timeout: float | None = None) -> None: ...
+    @property
+    def server_info(self) -> ServerInfo | None:
+        """The server's `initialize` answer, or None before `initialize()`."""
+    @property
+    def is_connected(self) -> bool:
+        """True between a successful `initialize()` and `close()`."""
+    @property
+    def transport(self) -> str:
+        """"stdio", "streamable-http" or "sse"."""
+    @property
+    def name(self) -> str:
+        """The name used in log records and error messages."""
+
+class StdioClient(MCPClientBase):
+    """A server started as a child process (own process group; ended with its group by
+    `close()`, garbage collection or interpreter exit). It inherits this process's environment
+    plus `env`."""
+
+    def __init__(
+        self,
+        command: str,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | PathLike[str] | None = None,
+        init_timeout: float = 10.0,
+        timeout: float = 30.0,
+        *,
+        name: str | None = None,
+        stderr_lines: int = 200,
+        shutdown_grace: float = 2.0,
+    ) -> None: ...
+    async def __aenter__(self) -> StdioClient: ...
+    def get_stderr(self) -> str:
+        """The server's recent stderr (bounded; also after it exited or was closed)."""
+    @property
+    def pid(self) -> int | None:
+        """The server process id while connected."""
+
+class StreamableHTTPClient(MCPClientBase):
+    """A remote server over streamable HTTP."""
+
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
+        *,
+        init_timeout: float | None = None,
+        ca_bundle: str | PathLike[str] | None = None,
+        client_cert: str | PathLike[str] | None = None,
+        client_key: str | PathLike[str] | None = None,
+        insecure: bool = False,
+        name: str | None = None,
+    ) -> None: ...
+    async def __aenter__(self) -> StreamableHTTPClient: ...
+
+class SSEClient(MCPClientBase):
+    """A remote server over the legacy HTTP+SSE transport."""
+
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
+        *,
+        init_timeout: float | None = None,
+        ca_bundle: str | PathLike[str] | None = None,
+        client_cert: str | PathLike[str] | None = None,
+        client_key: str | PathLike[str] | None = None,
+        insecure: bool = False,
+        name: str | None = None,
+    ) -> None: ...
+    async def __aenter__(self) -> SSEClient: ...
+
+class MCPClientConfig:
+    """Settings for `new_mcp_client_from_type`."""
+
+    command: str | None
+    args: list[str]
+    env: dict[str, str]
+    cwd: str | PathLike[str] | None
+    url: str | None
+    headers: dict[str, str]
+    timeout: float
+    init_timeout: float | None
+    ca_bundle: str | PathLike[str] | None
+    client_cert: str | PathLike[str] | None
+    client_key: str | PathLike[str] | None
+    insecure: bool
+    name: str | None
+    def __init__(
+        self,
+        command: str | None = None,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | PathLike[str] | None = None,
+        url: str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
+        init_timeout: float | None = None,
+        *,
+        ca_bundle: str | PathLike[str] | None = None,
+        client_cert: str | PathLike[str] | None = None,
+        client_key: str | PathLike[str] | None = None,
+        insecure: bool = False,
+        name: str | None = None,
+    ) -> None: ...
+
+def new_mcp_client_from_type(type: str, config: MCPClientConfig) -> StdioClient | StreamableHTTPClient | SSEClient:
+    """The client for "stdio", "streamable-http" or "sse"; other types raise ConfigError."""
+
+@final
+class ServerInfo:
+    """What the server said about itself in the `initialize` handshake."""
+
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def version(self) -> str | None: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def protocol_version(self) -> str: ...
+    @property
+    def instructions(self) -> str | None: ...
+    @property
+    def capabilities(self) -> dict[str, Any]: ...
+
+@final
+class Tool:
+    """A tool offered by a server."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def input_schema(self) -> dict[str, Any]: ...
+    @property
+    def output_schema(self) -> dict[str, Any] | None: ...
+    @property
+    def annotations(self) -> dict[str, Any] | None: ...
+    @property
+    def meta(self) -> dict[str, Any] | None: ...
+
+Content = TextContent | ImageContent | AudioContent | EmbeddedResource | ResourceLink
+
+@final
+class CallToolResult:
+    """The outcome of a tool call; a failed tool has `is_error=True`."""
+
+    @property
+    def content(self) -> list[Content]: ...
+    @property
+    def structured_content(self) -> Any: ...
+    @property
+    def is_error(self) -> bool: ...
+    @property
+    def text(self) -> str:
+        """The text blocks joined by newlines."""
+    @property
+    def meta(self) -> dict[str, Any] | None: ...
+
+@final
+class TextContent:
+    type: str  # "text"
+    text: str
+    annotations: dict[str, Any] | None
+    meta: dict[str, Any] | None
+
+@final
+class ImageContent:
+    type: str  # "image"
+    data: str
+    mime_type: str
+    annotations: dict[str, Any] | None
+
+@final
+class AudioContent:
+    type: str  # "audio"
+    data: str
+    mime_type: str
+    annotations: dict[str, Any] | None
+
+@final
+class EmbeddedResource:
+    type: str  # "resource"
+    resource: TextResourceContents | BlobResourceContents
+    annotations: dict[str, Any] | None
+
+@final
+class ResourceLink:
+    type: str  # "resource_link"
+    uri: str
+    name: str
+    description: str | None
+    mime_type: str | None
+
+@final
+class Resource:
+    """A resource a server lists."""
+
+    uri: str
+    name: str
+    title: str | None
+    description: str | None
+    mime_type: str | None
+    size: int | None
+
+@final
+class TextResourceContents:
+    uri: str
+    mime_type: str | None
+    text: str
+
+@final
+class BlobResourceContents:
+    uri: str
+    mime_type: str | None
+    blob: str
+
+@final
+class ReadResourceResult:
+    @property
+    def contents(self) -> list[TextResourceContents | BlobResourceContents]: ...
+    @property
+    def text(self) -> str:
+        """The text contents joined by newlines."""
+
+@final
+class PromptArgument:
+    name: str
+    title: str | None
+    description: str | None
+    required: bool
+
+@final
+class Prompt:
+    name: str
+    title: str | None
+    description: str | None
+    arguments: list[PromptArgument]
+
+@final
+class PromptMessage:
+    role: str
+    content: Content
+
+@final
+class GetPromptResult:
+    description: str | None
+    messages: list[PromptMessage]
+
+def run_demo_server(http_port: int | None = None) -> None:
+    """Serves the built-in demo server: stdio, or streamable HTTP on 127.0.0.1:`http_port`."""
+
+def _terminate_all_servers(grace: float = 2.0) -> None: ...
+def _at_exit() -> None: ...
+def _live_server_process_groups() -> int: ...
+def _set_log_level(level: int) -> None: ...
