@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+
 import pytest
 
 import mcpfleet
@@ -56,14 +59,44 @@ async def test_slow_call_times_out_and_the_server_is_told(tmp_path):
     async with mcpfleet.StdioClient(PY, [SDK_SERVER, "stdio"]) as client:
         with pytest.raises(mcpfleet.RequestTimeoutError):
             await client.call_tool("slow", {"seconds": 30, "marker": str(marker)}, timeout=0.5)
-        import asyncio
-
         for _ in range(250):
             if marker.exists():
                 break
             await asyncio.sleep(0.02)
         assert marker.read_text() == "cancelled", "the server never got notifications/cancelled"
         assert (await client.call_tool("add", {"a": 1, "b": 1})).text == "2"
+
+
+async def wait_for_marker(marker) -> str:
+    for _ in range(250):
+        if marker.exists():
+            return marker.read_text()
+        await asyncio.sleep(0.02)
+    return "never written"
+
+
+@pytest.mark.parametrize("how", ["task.cancel", "wait_for", "never awaited"])
+async def test_cancelled_call_is_cancelled_on_the_server(tmp_path, how):
+    marker = tmp_path / "cancelled"
+    async with mcpfleet.StdioClient(PY, [SDK_SERVER, "stdio"]) as client:
+        call = client.call_tool("slow", {"seconds": 30, "marker": str(marker)})
+        assert asyncio.iscoroutine(call) and inspect.isawaitable(call)
+        if how == "task.cancel":
+            task = asyncio.create_task(call)
+            await asyncio.sleep(0.3)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        elif how == "wait_for":
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(call, 0.3)
+        else:
+            await asyncio.sleep(0.3)
+            del call
+        assert await wait_for_marker(marker) == "cancelled", "the server never got notifications/cancelled"
+        # The session is still fine; results reach concurrent callers in any order.
+        results = await asyncio.gather(*(client.call_tool("add", {"a": i, "b": 1}) for i in range(20)))
+        assert [r.text for r in results] == [str(i + 1) for i in range(20)]
 
 
 async def test_expired_streamable_http_session_is_reinitialized():

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from os import PathLike
-from typing import Any, final
+from typing import Any, Generic, TypeVar, final
 
 __version__: str
+
+_T = TypeVar("_T")
+
+@final
+class PendingCall(Generic[_T]):
+    """What every async client method returns: an operation already running in the core.
+    Await it, or pass it to `asyncio.create_task`/`gather`/`wait_for` (it is registered as a
+    `collections.abc.Coroutine`). Cancelling the awaiting task cancels the operation, and the
+    server gets `notifications/cancelled`; dropped without being awaited, it is cancelled."""
+
+    def __await__(self) -> Generator[Any, None, _T]: ...
+    def __iter__(self) -> PendingCall[_T]: ...
+    def __next__(self) -> Any: ...
+    def send(self, value: object, /) -> Any: ...
+    def throw(self, kind: Any, value: object = None, traceback: object = None, /) -> Any: ...
+    def close(self) -> None: ...
 
 class MCPClientBase:
     """The MCP client methods shared by every transport (use a subclass)."""

@@ -462,4 +462,40 @@ mod tests {
             other => panic!("expected Exited, got {other:?}"),
         }
     }
+
+    /// Not a test: the core's own round-trip rate, without Python in the client.
+    /// `MCPFLEET_PYTHON=.venv/bin/python cargo test --release --lib -- --ignored --nocapture core_throughput`
+    #[tokio::test]
+    #[ignore]
+    async fn core_throughput() {
+        let python = std::env::var("MCPFLEET_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut p = StdioParams::new(python);
+        p.args = vec!["-m".into(), "mcpfleet.demo_server".into()];
+        let c = Arc::new(Connection::connect(&TransportConfig::Stdio(p), options(10000)).await.unwrap());
+        let args = serde_json::json!({"text": "hello"}).as_object().cloned();
+        for _ in 0..500 {
+            c.call_tool("echo", args.clone(), None).await.unwrap();
+        }
+        let n = 5000;
+        let t0 = std::time::Instant::now();
+        for _ in 0..n {
+            c.call_tool("echo", args.clone(), None).await.unwrap();
+        }
+        let seq = n as f64 / t0.elapsed().as_secs_f64();
+        let t0 = std::time::Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let c = c.clone();
+            let args = args.clone();
+            set.spawn(async move {
+                for _ in 0..n / 16 {
+                    c.call_tool("echo", args.clone(), None).await.unwrap();
+                }
+            });
+        }
+        set.join_all().await;
+        let conc = (n / 16 * 16) as f64 / t0.elapsed().as_secs_f64();
+        eprintln!("core: sequential {seq:.0}/s, 16 in flight {conc:.0}/s");
+        c.close().await;
+    }
 }

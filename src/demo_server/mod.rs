@@ -184,9 +184,25 @@ impl ServerHandler for DemoServer {
 
 /// Serves on stdin/stdout until stdin closes.
 pub async fn serve_stdio() -> std::io::Result<()> {
-    let service = DemoServer.serve(rmcp::transport::stdio()).await.map_err(std::io::Error::other)?;
+    let service = match stdio_pipes() {
+        Some(pipes) => DemoServer.serve(pipes).await,
+        None => DemoServer.serve(rmcp::transport::stdio()).await,
+    }
+    .map_err(std::io::Error::other)?;
     service.waiting().await.map_err(std::io::Error::other)?;
     Ok(())
+}
+
+/// stdin and stdout as non-blocking pipes driven by the reactor. `tokio::io::stdin()` reads on
+/// a blocking-pool thread, which costs a thread hop per message; kept only as the fallback when
+/// stdio is not a pipe (a terminal or a file).
+fn stdio_pipes() -> Option<(tokio::net::unix::pipe::Receiver, tokio::net::unix::pipe::Sender)> {
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+    let stdout = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
+    let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(stdin).ok()?;
+    let tx = tokio::net::unix::pipe::Sender::from_owned_fd(stdout).ok()?;
+    Some((rx, tx))
 }
 
 /// Binds streamable HTTP on 127.0.0.1:`port` (0 picks a free port); the MCP endpoint answers on

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use pyo3_async_runtimes::tokio::future_into_py;
 
 use crate::client::{ClientOptions, Connection};
+use crate::python::awaitable::spawn;
 use crate::python::convert::{opt_seconds, py_to_object, seconds};
 use crate::python::errors::{ServerNotRunningError, config_error, to_py_err};
 use crate::python::types::{py_list, py_str, CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ServerInfo, Tool};
@@ -118,14 +118,14 @@ impl ClientBase {
     /// Starts (stdio) or reaches (HTTP) the server and performs the MCP handshake.
     /// Returns the server's `ServerInfo`. Calling it again on a connected client is a no-op.
     fn initialize<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        future_into_py(py, initialize(self.state.clone()))
+        spawn(py, initialize(self.state.clone()))
     }
 
     /// Ends the session; a stdio server's whole process group is stopped (stdin EOF, grace
     /// period, SIGTERM, SIGKILL). Safe to call twice.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let state = self.state.clone();
-        future_into_py(py, async move {
+        spawn(py, async move {
             close(state).await;
             Ok(())
         })
@@ -134,7 +134,7 @@ impl ClientBase {
     fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let state = slf.get().state.clone();
         let this: Py<PyAny> = slf.clone().into_any().unbind();
-        future_into_py(slf.py(), async move {
+        spawn(slf.py(), async move {
             initialize(state).await?;
             Ok(this)
         })
@@ -143,7 +143,7 @@ impl ClientBase {
     #[pyo3(signature = (*_exc_info))]
     fn __aexit__<'py>(&self, py: Python<'py>, _exc_info: &Bound<'py, pyo3::types::PyTuple>) -> PyResult<Bound<'py, PyAny>> {
         let state = self.state.clone();
-        future_into_py(py, async move {
+        spawn(py, async move {
             close(state).await;
             Ok(false)
         })
@@ -154,7 +154,7 @@ impl ClientBase {
     fn list_tools<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
         let timeout = opt_seconds(timeout, "timeout")?;
-        future_into_py(py, async move {
+        spawn(py, async move {
             let tools = conn.list_tools(timeout).await.map_err(to_py_err)?;
             Ok(tools.into_iter().map(Tool).collect::<Vec<_>>())
         })
@@ -166,7 +166,7 @@ impl ClientBase {
         let conn = self.state.connection()?;
         let arguments = py_to_object(arguments.as_ref(), "arguments")?;
         let timeout = opt_seconds(timeout, "timeout")?;
-        future_into_py(py, async move { conn.call_tool(&name, arguments, timeout).await.map(CallToolResult).map_err(to_py_err) })
+        spawn(py, async move { conn.call_tool(&name, arguments, timeout).await.map(CallToolResult).map_err(to_py_err) })
     }
 
     /// All resources of the server.
@@ -174,7 +174,7 @@ impl ClientBase {
     fn list_resources<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
         let timeout = opt_seconds(timeout, "timeout")?;
-        future_into_py(py, async move {
+        spawn(py, async move {
             let resources = conn.list_resources(timeout).await.map_err(to_py_err)?;
             Ok(resources.into_iter().map(Resource).collect::<Vec<_>>())
         })
@@ -185,7 +185,7 @@ impl ClientBase {
     fn read_resource<'py>(&self, py: Python<'py>, uri: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
         let timeout = opt_seconds(timeout, "timeout")?;
-        future_into_py(py, async move { conn.read_resource(&uri, timeout).await.map(ReadResourceResult).map_err(to_py_err) })
+        spawn(py, async move { conn.read_resource(&uri, timeout).await.map(ReadResourceResult).map_err(to_py_err) })
     }
 
     /// All prompts of the server.
@@ -193,7 +193,7 @@ impl ClientBase {
     fn list_prompts<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
         let timeout = opt_seconds(timeout, "timeout")?;
-        future_into_py(py, async move {
+        spawn(py, async move {
             let prompts = conn.list_prompts(timeout).await.map_err(to_py_err)?;
             Ok(prompts.into_iter().map(Prompt).collect::<Vec<_>>())
         })
@@ -205,7 +205,7 @@ impl ClientBase {
         let conn = self.state.connection()?;
         let arguments = py_to_object(arguments.as_ref(), "arguments")?;
         let timeout = opt_seconds(timeout, "timeout")?;
-        future_into_py(py, async move { conn.get_prompt(&name, arguments, timeout).await.map(GetPromptResult).map_err(to_py_err) })
+        spawn(py, async move { conn.get_prompt(&name, arguments, timeout).await.map(GetPromptResult).map_err(to_py_err) })
     }
 
     /// Checks that the server answers.
@@ -213,7 +213,7 @@ impl ClientBase {
     fn ping<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
         let timeout = opt_seconds(timeout, "timeout")?;
-        future_into_py(py, async move { conn.ping(timeout).await.map_err(to_py_err) })
+        spawn(py, async move { conn.ping(timeout).await.map_err(to_py_err) })
     }
 
     /// The server's `initialize` answer, or None before `initialize()`.

@@ -1,9 +1,11 @@
 //! The PyO3 binding layer: thin wrappers over the core. Nothing here knows MCP details.
 
+mod awaitable;
 mod client;
 mod convert;
 mod errors;
 mod logging;
+mod runtime;
 mod types;
 
 use std::time::Duration;
@@ -15,7 +17,8 @@ use pyo3::prelude::*;
 #[pyo3(signature = (http_port = None))]
 fn run_demo_server(py: Python<'_>, http_port: Option<u16>) -> PyResult<()> {
     py.detach(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        // One thread: a request never waits for a wake-up of another worker.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async {
             match http_port {
                 None => tokio::select! {
@@ -44,18 +47,13 @@ fn _terminate_all_servers(py: Python<'_>, grace: f64) {
 }
 
 /// Interpreter exit (registered with `atexit`): ends the servers, then stops the logging
-/// thread before finalization.
-///
-/// pyo3-async-runtimes hands each result to asyncio from a tokio blocking thread that holds the
-/// GIL around `call_soon_threadsafe`; if the interpreter finalizes while such a thread waits for
-/// the GIL, Python ends the thread with `pthread_exit` and the process aborts. Releasing the GIL
-/// here for a moment lets deliveries still in flight (the last awaited call's) finish first.
+/// thread before finalization (a foreign thread that takes the GIL while the interpreter
+/// finalizes is ended with `pthread_exit`, which aborts a Rust thread).
 #[pyfunction]
 fn _at_exit(py: Python<'_>) {
     py.detach(|| {
         crate::transport::stdio::terminate_all_process_groups(Duration::from_secs(2));
         logging::stop();
-        std::thread::sleep(Duration::from_millis(50));
     });
 }
 
@@ -76,8 +74,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     let level: u8 = py.import("logging")?.call_method1("getLogger", ("mcpfleet",))?.call_method0("getEffectiveLevel")?.extract()?;
     logging::install(level);
+    // pyo3-async-runtimes helpers, where used, share our runtime.
+    let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime::runtime());
 
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<awaitable::PendingCall>()?;
     m.add_class::<client::ClientBase>()?;
     m.add_class::<client::StdioClient>()?;
     m.add_class::<client::StreamableHTTPClient>()?;

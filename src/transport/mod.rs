@@ -1,5 +1,6 @@
 //! The three MCP transports and their shared HTTP options.
 
+pub mod decode;
 pub mod http;
 pub mod sse;
 pub mod stdio;

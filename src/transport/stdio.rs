@@ -23,6 +23,7 @@ use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
+use crate::transport::decode::MessageDecoder;
 
 /// Largest accepted stdout line (one JSON-RPC message).
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -496,6 +497,7 @@ pub fn spawn(params: &StdioParams) -> Result<(ChildProcess, StdioTransport)> {
         discarding: false,
         noise: noise.clone(),
         log_name: log_name.clone(),
+        decoder: MessageDecoder::default(),
     };
     Ok((ChildProcess { pid, exit: exit_rx, stderr, noise, group, log_name, stderr_done }, transport))
 }
@@ -573,12 +575,14 @@ pub struct StdioTransport {
     discarding: bool,
     noise: Arc<StdoutNoise>,
     log_name: Arc<str>,
+    decoder: MessageDecoder,
 }
 
 impl Transport<RoleClient> for StdioTransport {
     type Error = std::io::Error;
 
     fn send(&mut self, item: ClientJsonRpcMessage) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
+        self.decoder.note_sent(&item);
         let stdin = self.stdin.clone();
         async move {
             let mut bytes = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
@@ -626,7 +630,7 @@ impl Transport<RoleClient> for StdioTransport {
             if std::mem::take(&mut self.discarding) {
                 continue;
             }
-            let message = parse_line(&self.line, &self.noise, &self.log_name);
+            let message = parse_line(&self.line, &mut self.decoder, &self.noise, &self.log_name);
             self.line.clear();
             if let Some(message) = message {
                 return Some(message);
@@ -643,13 +647,13 @@ impl Transport<RoleClient> for StdioTransport {
     }
 }
 
-fn parse_line(line: &[u8], noise: &StdoutNoise, name: &str) -> Option<ServerJsonRpcMessage> {
+fn parse_line(line: &[u8], decoder: &mut MessageDecoder, noise: &StdoutNoise, name: &str) -> Option<ServerJsonRpcMessage> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     if line.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    match serde_json::from_slice::<ServerJsonRpcMessage>(line) {
+    match decoder.decode(line) {
         Ok(message) => Some(message),
         Err(e) if e.is_syntax() || e.is_eof() => {
             let count = noise.record(line);
@@ -699,8 +703,8 @@ mod tests {
     #[test]
     fn garbage_is_recorded_not_fatal() {
         let noise = StdoutNoise::default();
-        assert!(parse_line(b"hello there", &noise, "t").is_none());
-        assert!(parse_line(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", &noise, "t").is_some());
+        assert!(parse_line(b"hello there", &mut MessageDecoder::default(), &noise, "t").is_none());
+        assert!(parse_line(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", &mut MessageDecoder::default(), &noise, "t").is_some());
         let d = noise.describe().unwrap();
         assert!(d.contains("1 line(s)") && d.contains("hello there"), "{d}");
     }
@@ -745,3 +749,4 @@ mod tests {
         assert!(child.exit_info().is_some());
     }
 }
+
