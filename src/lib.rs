@@ -5,6 +5,7 @@ pub mod auth;
 pub mod client;
 pub mod demo_server;
 pub mod error;
+pub mod fleet;
 pub mod transport;
 
 #[cfg(feature = "python")]

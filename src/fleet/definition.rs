@@ -1,0 +1,831 @@
+//! `MCPServer` definitions: muster's fields plus `cwd`, a restart policy, a ping interval and
+//! tool filters. Reading a definition collects every problem, each with its field and location.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::fleet::expand;
+use crate::fleet::node::{Key, Location, Node, Value};
+use crate::transport::http::redact_url;
+
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+pub const MUSTER_API_VERSION: &str = "muster.giantswarm.io/v1alpha1";
+pub const API_VERSION: &str = "mcpfleet.dev/v1alpha1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    Stdio,
+    StreamableHttp,
+    Sse,
+}
+
+impl ServerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerKind::Stdio => "stdio",
+            ServerKind::StreamableHttp => "streamable-http",
+            ServerKind::Sse => "sse",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "stdio" => Some(ServerKind::Stdio),
+            "streamable-http" | "streamable_http" | "streamableHttp" | "http" => Some(ServerKind::StreamableHttp),
+            "sse" => Some(ServerKind::Sse),
+            _ => None,
+        }
+    }
+
+    pub fn is_remote(self) -> bool {
+        self != ServerKind::Stdio
+    }
+}
+
+/// Supervised restarts: exponential backoff, a cap, and a crash-loop limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestartPolicy {
+    pub enabled: bool,
+    pub initial_delay: Duration,
+    pub factor: f64,
+    pub max_delay: Duration,
+    /// Restarts allowed within `reset_after` before the server is left in `CrashLoop`.
+    pub max_restarts: u32,
+    /// Running this long without a crash resets the restart counter.
+    pub reset_after: Duration,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            initial_delay: Duration::from_secs(1),
+            factor: 2.0,
+            max_delay: Duration::from_secs(60),
+            max_restarts: 5,
+            reset_after: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RestartPolicy {
+    /// Delay before restart number `attempt` (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(60) as i32;
+        let secs = self.initial_delay.as_secs_f64() * self.factor.powi(exponent);
+        Duration::from_secs_f64(secs.min(self.max_delay.as_secs_f64()).max(0.0))
+    }
+}
+
+/// Which of a server's tools are published. Patterns may use `*`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolFilter {
+    pub allow: Option<Vec<String>>,
+    pub deny: Vec<String>,
+}
+
+impl ToolFilter {
+    pub fn admits(&self, tool: &str) -> bool {
+        let allowed = self.allow.as_ref().is_none_or(|allow| allow.iter().any(|p| glob_match(p, tool)));
+        allowed && !self.deny.iter().any(|p| glob_match(p, tool))
+    }
+}
+
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || !text[first.len()..].ends_with(last) || text.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerDefinition {
+    pub name: String,
+    pub description: String,
+    pub tool_prefix: Option<String>,
+    pub kind: ServerKind,
+    pub auto_start: bool,
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<String>,
+    pub url: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// Default per-request limit; also the connect/initialize limit of remote servers.
+    pub timeout: Duration,
+    /// Start + initialize limit; default 10 s for stdio, `timeout` for remote servers.
+    pub init_timeout: Option<Duration>,
+    /// Kept as given for the authentication work (validated only for its `type`).
+    pub auth: Option<serde_json::Value>,
+    pub restart: RestartPolicy,
+    /// `None`: no periodic ping.
+    pub ping_interval: Option<Duration>,
+    pub tools: ToolFilter,
+    /// Where the definition came from, for messages ("servers.yaml:12:3", "create()").
+    pub origin: String,
+}
+
+impl ServerDefinition {
+    /// The prefix of this server's public tool names.
+    pub fn prefix(&self) -> String {
+        match &self.tool_prefix {
+            Some(p) => p.clone(),
+            None => self.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect(),
+        }
+    }
+
+    /// The definition as JSON in the flat shape, with env and header values redacted.
+    pub fn redacted_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), self.name.clone().into());
+        m.insert("type".into(), self.kind.as_str().into());
+        if !self.description.is_empty() {
+            m.insert("description".into(), self.description.clone().into());
+        }
+        if let Some(p) = &self.tool_prefix {
+            m.insert("toolPrefix".into(), p.clone().into());
+        }
+        m.insert("autoStart".into(), self.auto_start.into());
+        if let Some(c) = &self.command {
+            m.insert("command".into(), c.clone().into());
+        }
+        if !self.args.is_empty() {
+            m.insert("args".into(), self.args.clone().into());
+        }
+        let redacted = |pairs: &[(String, String)]| pairs.iter().map(|(k, _)| (k.clone(), serde_json::Value::from("<redacted>"))).collect::<serde_json::Map<_, _>>();
+        if !self.env.is_empty() {
+            m.insert("env".into(), redacted(&self.env).into());
+        }
+        if let Some(cwd) = &self.cwd {
+            m.insert("cwd".into(), cwd.clone().into());
+        }
+        if let Some(u) = &self.url {
+            m.insert("url".into(), redact_url(u).into());
+        }
+        if !self.headers.is_empty() {
+            m.insert("headers".into(), redacted(&self.headers).into());
+        }
+        m.insert("timeout".into(), self.timeout.as_secs_f64().into());
+        if let Some(t) = self.init_timeout {
+            m.insert("initTimeout".into(), t.as_secs_f64().into());
+        }
+        if let Some(auth) = &self.auth {
+            let kind = auth.get("type").cloned().unwrap_or_else(|| "none".into());
+            m.insert("auth".into(), serde_json::json!({ "type": kind }));
+        }
+        m.insert("pingInterval".into(), self.ping_interval.map(|d| d.as_secs_f64()).unwrap_or(0.0).into());
+        let r = &self.restart;
+        m.insert(
+            "restart".into(),
+            serde_json::json!({
+                "enabled": r.enabled, "initialDelay": r.initial_delay.as_secs_f64(), "factor": r.factor,
+                "maxDelay": r.max_delay.as_secs_f64(), "maxRestarts": r.max_restarts, "resetAfter": r.reset_after.as_secs_f64(),
+            }),
+        );
+        if self.tools != ToolFilter::default() {
+            m.insert("tools".into(), serde_json::json!({ "allow": self.tools.allow, "deny": self.tools.deny }));
+        }
+        serde_json::Value::Object(m)
+    }
+
+    /// Whether a running server must restart to take `new` (description, autoStart, tool
+    /// filters, restart policy and ping interval apply without one).
+    pub fn needs_restart_for(&self, new: &ServerDefinition) -> bool {
+        self.kind != new.kind
+            || self.command != new.command
+            || self.args != new.args
+            || self.env != new.env
+            || self.cwd != new.cwd
+            || self.url != new.url
+            || self.headers != new.headers
+            || self.timeout != new.timeout
+            || self.init_timeout != new.init_timeout
+            || self.auth != new.auth
+            || self.tool_prefix != new.tool_prefix
+    }
+}
+
+/// One thing wrong with a definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// File path, or a label such as "create()".
+    pub source: Option<Arc<str>>,
+    pub at: Option<Location>,
+    /// Dotted path of the field ("spec.url", "mcpServers.time.command"), empty for the document.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.source, &self.at) {
+            (Some(s), Some(at)) => write!(f, "{s}:{at}: ")?,
+            (Some(s), None) => write!(f, "{s}: ")?,
+            (None, Some(at)) => write!(f, "line {}, column {}: ", at.line, at.column)?,
+            (None, None) => {}
+        }
+        if self.field.is_empty() { write!(f, "{}", self.message) } else { write!(f, "{}: {}", self.field, self.message) }
+    }
+}
+
+/// Collects problems while a document is read.
+pub struct Problems {
+    source: Option<Arc<str>>,
+    pub list: Vec<Problem>,
+}
+
+impl Problems {
+    pub fn new(source: Option<Arc<str>>) -> Self {
+        Self { source, list: Vec::new() }
+    }
+
+    pub fn add(&mut self, at: Option<Location>, field: impl Into<String>, message: impl Into<String>) {
+        self.list.push(Problem { source: self.source.clone(), at, field: field.into(), message: message.into() });
+    }
+
+    pub fn source(&self) -> Option<&Arc<str>> {
+        self.source.as_ref()
+    }
+}
+
+/// Known spec fields: (canonical name, accepted spellings).
+const FIELDS: &[(&str, &[&str])] = &[
+    ("name", &["name"]),
+    ("description", &["description"]),
+    ("toolPrefix", &["toolPrefix", "tool_prefix"]),
+    ("type", &["type", "transport"]),
+    ("autoStart", &["autoStart", "auto_start"]),
+    ("command", &["command"]),
+    ("args", &["args"]),
+    ("env", &["env"]),
+    ("cwd", &["cwd"]),
+    ("url", &["url"]),
+    ("headers", &["headers"]),
+    ("timeout", &["timeout"]),
+    ("initTimeout", &["initTimeout", "init_timeout"]),
+    ("auth", &["auth"]),
+    ("restart", &["restart", "restartPolicy", "restart_policy"]),
+    ("pingInterval", &["pingInterval", "ping_interval"]),
+    ("tools", &["tools"]),
+    ("family", &["family"]),
+];
+
+const RESTART_FIELDS: &[(&str, &[&str])] = &[
+    ("enabled", &["enabled"]),
+    ("initialDelay", &["initialDelay", "initial_delay"]),
+    ("factor", &["factor"]),
+    ("maxDelay", &["maxDelay", "max_delay"]),
+    ("maxRestarts", &["maxRestarts", "max_restarts"]),
+    ("resetAfter", &["resetAfter", "reset_after"]),
+];
+
+const TOOLS_FIELDS: &[(&str, &[&str])] = &[("allow", &["allow"]), ("deny", &["deny"])];
+
+fn canonical(fields: &[(&'static str, &[&str])], key: &str) -> Option<&'static str> {
+    fields.iter().find(|(_, spellings)| spellings.contains(&key)).map(|(c, _)| *c)
+}
+
+/// The closest known name, if it is close enough to be a likely typo.
+pub fn did_you_mean<'a>(key: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = key.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+fn unknown_field(problems: &mut Problems, key: &Key, field: String, known: &[(&'static str, &[&str])]) {
+    let hint = did_you_mean(&key.name, known.iter().flat_map(|(_, s)| s.iter().copied()))
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_else(|| format!("; known fields: {}", known.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")));
+    problems.add(key.at, field, format!("unknown field `{}`{hint}", key.name));
+}
+
+fn is_valid_prefix(p: &str) -> bool {
+    let mut chars = p.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+pub fn is_valid_name(n: &str) -> bool {
+    let mut chars = n.chars();
+    n.len() <= 63
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// How a definition is being read.
+pub struct ReadContext<'a> {
+    /// Dotted path to the spec ("spec", "mcpServers.time", or "" for flat).
+    pub path: String,
+    /// The name when it comes from outside the spec (metadata.name, an mcpServers key).
+    pub name: Option<(String, Option<Location>)>,
+    /// Location of the whole definition, for problems that have no field.
+    pub at: Option<Location>,
+    pub default_auto_start: bool,
+    /// Desktop-client keys that mean nothing here and are ignored.
+    pub ignored_keys: &'a [&'a str],
+    pub origin: String,
+}
+
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() { field.to_string() } else { format!("{path}.{field}") }
+}
+
+/// Reads a definition from its spec mapping. Returns `None` when there were problems.
+pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problems) -> Option<ServerDefinition> {
+    let before = problems.list.len();
+    let Some(entries) = spec.as_map() else {
+        problems.add(spec.at, ctx.path.clone(), format!("expected a mapping of server fields, found {}", spec.kind_name()));
+        return None;
+    };
+    let mut fields: Vec<(&'static str, &Key, &Node)> = Vec::new();
+    for (key, value) in entries {
+        match canonical(FIELDS, &key.name) {
+            Some(c) => {
+                if let Some((_, first, _)) = fields.iter().find(|(f, _, _)| *f == c) {
+                    problems.add(key.at, join(&ctx.path, &key.name), format!("`{}` and `{}` are the same field; give it once", first.name, key.name));
+                } else {
+                    fields.push((c, key, value));
+                }
+            }
+            None if ctx.ignored_keys.contains(&key.name.as_str()) => {}
+            None => unknown_field(problems, key, join(&ctx.path, &key.name), FIELDS),
+        }
+    }
+    let get = |name: &str| fields.iter().find(|(f, _, _)| *f == name).map(|(_, k, v)| (*k, *v));
+    let path = |key: &Key| join(&ctx.path, &key.name);
+
+    let name = match (&ctx.name, get("name")) {
+        (Some(_), Some((key, _))) => {
+            problems.add(key.at, path(key), "the name is already given by the document (metadata.name or the mcpServers key); remove this field");
+            ctx.name.clone()
+        }
+        (Some(n), None) => Some(n.clone()),
+        (None, Some((key, node))) => match node.as_str() {
+            Some(s) => Some((s.to_string(), node.at)),
+            None => {
+                problems.add(node.at, path(key), format!("expected a string, found {}", node.kind_name()));
+                None
+            }
+        },
+        (None, None) => {
+            problems.add(ctx.at, join(&ctx.path, "name"), "name is required");
+            None
+        }
+    };
+    if let Some((n, at)) = &name {
+        if !is_valid_name(n) {
+            problems.add(*at, join(&ctx.path, "name"), format!("invalid name {n:?}: use letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 63 characters"));
+        }
+    }
+
+    let string = |problems: &mut Problems, field: &str| -> Option<String> {
+        let (key, node) = get(field)?;
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Null => None,
+            _ => {
+                problems.add(node.at, path(key), format!("expected a string, found {}", node.kind_name()));
+                None
+            }
+        }
+    };
+    let seconds = |problems: &mut Problems, field: &str, min: f64, max: f64| -> Option<Duration> {
+        let (key, node) = get(field)?;
+        let value = match node.value {
+            Value::Int(i) => i as f64,
+            Value::Float(f) => f,
+            _ => {
+                problems.add(node.at, path(key), format!("expected a number of seconds, found {}", node.kind_name()));
+                return None;
+            }
+        };
+        if !(min..=max).contains(&value) {
+            problems.add(node.at, path(key), format!("must be between {min} and {max} seconds, got {value}"));
+            return None;
+        }
+        Some(Duration::from_secs_f64(value))
+    };
+    let boolean = |problems: &mut Problems, field: &str| -> Option<bool> {
+        let (key, node) = get(field)?;
+        match node.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                problems.add(node.at, path(key), format!("expected true or false, found {}", node.kind_name()));
+                None
+            }
+        }
+    };
+
+    let kind = match get("type") {
+        Some((key, node)) => match node.as_str().map(|s| (s, ServerKind::parse(s))) {
+            Some((_, Some(kind))) => Some(kind),
+            Some((s, None)) => {
+                let hint = did_you_mean(s, ["stdio", "streamable-http", "sse"]).map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default();
+                problems.add(node.at, path(key), format!("unknown type {s:?}{hint}: expected \"stdio\", \"streamable-http\" or \"sse\""));
+                None
+            }
+            None => {
+                problems.add(node.at, path(key), format!("expected \"stdio\", \"streamable-http\" or \"sse\", found {}", node.kind_name()));
+                None
+            }
+        },
+        // Desktop-client style: the fields say what it is.
+        None if get("command").is_some() && get("url").is_none() => Some(ServerKind::Stdio),
+        None if get("url").is_some() && get("command").is_none() => {
+            let url = get("url").and_then(|(_, n)| n.as_str()).unwrap_or_default();
+            Some(if url.trim_end_matches('/').ends_with("/sse") { ServerKind::Sse } else { ServerKind::StreamableHttp })
+        }
+        None => {
+            problems.add(ctx.at, join(&ctx.path, "type"), "type is required: \"stdio\", \"streamable-http\" or \"sse\"");
+            None
+        }
+    };
+
+    let description = string(problems, "description").unwrap_or_default();
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        let (key, node) = get("description").expect("read above");
+        problems.add(node.at, path(key), format!("at most {MAX_DESCRIPTION_CHARS} characters, got {}", description.chars().count()));
+    }
+    let tool_prefix = string(problems, "toolPrefix");
+    if let Some(p) = &tool_prefix {
+        if !is_valid_prefix(p) {
+            let (key, node) = get("toolPrefix").expect("read above");
+            problems.add(node.at, path(key), format!("invalid tool prefix {p:?}: must match ^[a-zA-Z][a-zA-Z0-9_-]*$"));
+        }
+    }
+    let auto_start = boolean(problems, "autoStart").unwrap_or(ctx.default_auto_start);
+
+    let command = match get("command") {
+        Some((key, node)) => match &node.value {
+            Value::Str(s) if s.trim().is_empty() => {
+                problems.add(node.at, path(key), "command must not be empty");
+                None
+            }
+            Value::Str(s) => Some(s.clone()),
+            Value::Seq(_) => {
+                problems.add(node.at, path(key), "command is one executable; put its arguments in `args`");
+                None
+            }
+            _ => {
+                problems.add(node.at, path(key), format!("expected a string, found {}", node.kind_name()));
+                None
+            }
+        },
+        None => None,
+    };
+    let args = match get("args") {
+        Some((key, node)) => match &node.value {
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| match item.scalar_text() {
+                    Some(s) => Some(s),
+                    None => {
+                        problems.add(item.at, format!("{}[{i}]", path(key)), format!("expected a string, found {}", item.kind_name()));
+                        None
+                    }
+                })
+                .collect(),
+            Value::Null => Vec::new(),
+            _ => {
+                problems.add(node.at, path(key), format!("expected a list of strings, found {}", node.kind_name()));
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
+    let string_map = |problems: &mut Problems, field: &str| -> Vec<(String, String)> {
+        let Some((key, node)) = get(field) else { return Vec::new() };
+        match &node.value {
+            Value::Map(entries) => entries
+                .iter()
+                .filter_map(|(k, v)| match v.scalar_text() {
+                    Some(s) => Some((k.name.clone(), s)),
+                    None => {
+                        problems.add(v.at, format!("{}.{}", path(key), k.name), format!("expected a string, found {}", v.kind_name()));
+                        None
+                    }
+                })
+                .collect(),
+            Value::Null => Vec::new(),
+            _ => {
+                problems.add(node.at, path(key), format!("expected a mapping of names to strings, found {}", node.kind_name()));
+                Vec::new()
+            }
+        }
+    };
+    let env = string_map(problems, "env");
+    let headers = string_map(problems, "headers");
+    let cwd = string(problems, "cwd");
+    let url = string(problems, "url");
+    if let (Some(u), Some((key, node))) = (&url, get("url")) {
+        // A URL that starts with a variable is checked at start time, once expanded.
+        let expanded = expand::expand(u, |_| Some("x".into())).unwrap_or_default();
+        let ok = u.starts_with("${") || ((expanded.starts_with("http://") || expanded.starts_with("https://")) && url::Url::parse(&expanded).is_ok());
+        if !ok {
+            problems.add(node.at, path(key), format!("expected an http:// or https:// URL, got {:?}", redact_url(u)));
+        }
+    }
+    let timeout = seconds(problems, "timeout", 1.0, 300.0).unwrap_or(Duration::from_secs(DEFAULT_TIMEOUT_SECS));
+    let init_timeout = seconds(problems, "initTimeout", 0.1, 600.0);
+    let ping_interval = seconds(problems, "pingInterval", 0.0, 86400.0).map_or(Some(Duration::from_secs(30)), |d| (!d.is_zero()).then_some(d));
+
+    let auth = get("auth").map(|(key, node)| {
+        if let Some(kind) = node.get("type") {
+            match kind.as_str() {
+                Some("none" | "oauth") => {}
+                _ => problems.add(kind.at, format!("{}.type", path(key)), "expected \"oauth\" or \"none\""),
+            }
+        } else if node.as_map().is_none() {
+            problems.add(node.at, path(key), format!("expected a mapping, found {}", node.kind_name()));
+        }
+        node.to_json()
+    });
+    let restart = get("restart").map(|(key, node)| read_restart(node, &path(key), problems)).unwrap_or_default();
+    let tools = get("tools").map(|(key, node)| read_tools(node, &path(key), problems)).unwrap_or_default();
+    if let Some((key, _)) = get("family") {
+        problems.add(key.at, path(key), "families are not supported; give each server its own toolPrefix");
+    }
+
+    if let Some(kind) = kind {
+        let at = ctx.at;
+        match kind {
+            ServerKind::Stdio => {
+                if command.is_none() && get("command").is_none() {
+                    problems.add(at, join(&ctx.path, "command"), "command is required when type is stdio");
+                }
+                if let Some((key, _)) = get("url") {
+                    problems.add(key.at, path(key), "url is only allowed when type is streamable-http or sse");
+                }
+                if let Some((key, _)) = get("headers") {
+                    problems.add(key.at, path(key), "headers field is only allowed when type is streamable-http or sse");
+                }
+                if let Some((key, node)) = get("auth") {
+                    if node.get("type").and_then(Node::as_str).is_some_and(|t| t != "none") {
+                        problems.add(key.at, path(key), "auth is only supported for remote server types (streamable-http or sse)");
+                    }
+                }
+            }
+            ServerKind::StreamableHttp | ServerKind::Sse => {
+                if url.is_none() && get("url").is_none() {
+                    problems.add(at, join(&ctx.path, "url"), "url is required when type is streamable-http or sse");
+                }
+                for field in ["command", "args", "env", "cwd"] {
+                    if let Some((key, _)) = get(field) {
+                        problems.add(key.at, path(key), format!("{field} field is only allowed when type is stdio"));
+                    }
+                }
+            }
+        }
+    }
+
+    // Every ${VAR} without a default must be set now.
+    let mut check_vars = |text: &str, field: String, at: Option<Location>| {
+        for var in expand::missing_variables(text) {
+            problems.add(at, field.clone(), format!("environment variable `{var}` is not set (write ${{{var}:-default}} to give a default)"));
+        }
+    };
+    if let Some((key, node)) = get("url") {
+        check_vars(url.as_deref().unwrap_or_default(), path(key), node.at);
+    }
+    if let Some((key, node)) = get("args") {
+        for (i, a) in args.iter().enumerate() {
+            let at = match &node.value {
+                Value::Seq(items) => items.get(i).and_then(|n| n.at),
+                _ => node.at,
+            };
+            check_vars(a, format!("{}[{i}]", path(key)), at);
+        }
+    }
+    for (field, pairs) in [("env", &env), ("headers", &headers)] {
+        if let Some((key, node)) = get(field) {
+            for (k, v) in pairs {
+                check_vars(v, format!("{}.{k}", path(key)), node.get(k).and_then(|n| n.at));
+            }
+        }
+    }
+
+    if problems.list.len() > before {
+        return None;
+    }
+    Some(ServerDefinition {
+        name: name?.0,
+        description,
+        tool_prefix,
+        kind: kind?,
+        auto_start,
+        command,
+        args,
+        env,
+        cwd,
+        url,
+        headers,
+        timeout,
+        init_timeout,
+        auth,
+        restart,
+        ping_interval,
+        tools,
+        origin: ctx.origin,
+    })
+}
+
+fn read_restart(node: &Node, path: &str, problems: &mut Problems) -> RestartPolicy {
+    let mut policy = RestartPolicy::default();
+    let Some(entries) = node.as_map() else {
+        if let Value::Bool(enabled) = node.value {
+            policy.enabled = enabled;
+        } else {
+            problems.add(node.at, path, format!("expected a mapping (or true/false), found {}", node.kind_name()));
+        }
+        return policy;
+    };
+    for (key, value) in entries {
+        let field = join(path, &key.name);
+        let number = |problems: &mut Problems, min: f64, max: f64| -> Option<f64> {
+            let n = match value.value {
+                Value::Int(i) => i as f64,
+                Value::Float(f) => f,
+                _ => {
+                    problems.add(value.at, field.clone(), format!("expected a number, found {}", value.kind_name()));
+                    return None;
+                }
+            };
+            if !(min..=max).contains(&n) {
+                problems.add(value.at, field.clone(), format!("must be between {min} and {max}, got {n}"));
+                return None;
+            }
+            Some(n)
+        };
+        match canonical(RESTART_FIELDS, &key.name) {
+            Some("enabled") => match value.value {
+                Value::Bool(b) => policy.enabled = b,
+                _ => problems.add(value.at, field, format!("expected true or false, found {}", value.kind_name())),
+            },
+            Some("initialDelay") => {
+                if let Some(n) = number(problems, 0.0, 3600.0) {
+                    policy.initial_delay = Duration::from_secs_f64(n);
+                }
+            }
+            Some("factor") => {
+                if let Some(n) = number(problems, 1.0, 10.0) {
+                    policy.factor = n;
+                }
+            }
+            Some("maxDelay") => {
+                if let Some(n) = number(problems, 0.0, 86400.0) {
+                    policy.max_delay = Duration::from_secs_f64(n);
+                }
+            }
+            Some("maxRestarts") => {
+                if let Some(n) = number(problems, 0.0, 1_000_000.0) {
+                    policy.max_restarts = n as u32;
+                }
+            }
+            Some("resetAfter") => {
+                if let Some(n) = number(problems, 0.0, 86400.0 * 7.0) {
+                    policy.reset_after = Duration::from_secs_f64(n);
+                }
+            }
+            _ => unknown_field(problems, key, field, RESTART_FIELDS),
+        }
+    }
+    policy
+}
+
+fn read_tools(node: &Node, path: &str, problems: &mut Problems) -> ToolFilter {
+    let mut filter = ToolFilter::default();
+    let Some(entries) = node.as_map() else {
+        problems.add(node.at, path, format!("expected a mapping with `allow` and/or `deny`, found {}", node.kind_name()));
+        return filter;
+    };
+    for (key, value) in entries {
+        let field = join(path, &key.name);
+        let list = match &value.value {
+            Value::Seq(items) => items
+                .iter()
+                .filter_map(|i| {
+                    let s = i.as_str().map(str::to_string);
+                    if s.is_none() {
+                        problems.add(i.at, field.clone(), format!("expected tool names, found {}", i.kind_name()));
+                    }
+                    s
+                })
+                .collect(),
+            _ => {
+                problems.add(value.at, field.clone(), format!("expected a list of tool names, found {}", value.kind_name()));
+                Vec::new()
+            }
+        };
+        match canonical(TOOLS_FIELDS, &key.name) {
+            Some("allow") => filter.allow = Some(list),
+            Some("deny") => filter.deny = list,
+            _ => unknown_field(problems, key, field, TOOLS_FIELDS),
+        }
+    }
+    filter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::node::parse_documents;
+
+    fn read(yaml: &str) -> Result<ServerDefinition, Vec<String>> {
+        let doc = parse_documents(yaml).unwrap().remove(0);
+        let mut problems = Problems::new(Some("t.yaml".into()));
+        let ctx = ReadContext { path: String::new(), name: None, at: doc.at, default_auto_start: false, ignored_keys: &[], origin: "t".into() };
+        read_definition(&doc, ctx, &mut problems).ok_or_else(|| problems.list.iter().map(|p| p.to_string()).collect())
+    }
+
+    #[test]
+    fn a_good_stdio_definition() {
+        let d = read("name: time\ntype: stdio\ncommand: uvx\nargs: [mcp-server-time, 8080]\nenv: {TZ: UTC, N: 1}\nautoStart: true\n").unwrap();
+        assert_eq!(d.kind, ServerKind::Stdio);
+        assert_eq!(d.args, ["mcp-server-time", "8080"]);
+        assert_eq!(d.env, [("TZ".to_string(), "UTC".to_string()), ("N".to_string(), "1".to_string())]);
+        assert!(d.auto_start);
+        assert_eq!(d.timeout, Duration::from_secs(30));
+        assert_eq!(d.prefix(), "time");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_place() {
+        let errors = read("name: x\ntype: stdio\nurl: http://a\ncomand: uvx\ntoolPrefix: 9bad\ntimeout: 0\nheaders: {A: b}\n").unwrap_err();
+        let text = errors.join("\n");
+        for expected in [
+            "t.yaml:4:1: comand: unknown field `comand`; did you mean `command`?",
+            "t.yaml:5:13: toolPrefix: invalid tool prefix \"9bad\"",
+            "t.yaml:6:10: timeout: must be between 1 and 300 seconds, got 0",
+            "command: command is required when type is stdio",
+            "t.yaml:3:1: url: url is only allowed when type is streamable-http or sse",
+            "t.yaml:7:1: headers: headers field is only allowed when type is streamable-http or sse",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn remote_rules() {
+        let e = read("name: r\ntype: streamable-http\nurl: ftp://x\nargs: [a]\n").unwrap_err().join("\n");
+        assert!(e.contains("url: expected an http:// or https:// URL"), "{e}");
+        assert!(e.contains("args: args field is only allowed when type is stdio"), "{e}");
+        let e = read("name: r\ntype: sse\n").unwrap_err().join("\n");
+        assert!(e.contains("url is required when type is streamable-http or sse"), "{e}");
+        let e = read("name: r\ntype: websocket\nurl: http://x\n").unwrap_err().join("\n");
+        assert!(e.contains("unknown type \"websocket\""), "{e}");
+    }
+
+    #[test]
+    fn unset_variables_are_named() {
+        let e = read("name: r\ntype: streamable-http\nurl: http://x\nheaders: {Authorization: 'Bearer ${MCPFLEET_TEST_SURELY_UNSET}'}\n").unwrap_err().join("\n");
+        assert!(e.contains("headers.Authorization: environment variable `MCPFLEET_TEST_SURELY_UNSET` is not set"), "{e}");
+        read("name: r\ntype: streamable-http\nurl: http://x\nheaders: {A: '${MCPFLEET_TEST_SURELY_UNSET:-none}'}\n").unwrap();
+    }
+
+    #[test]
+    fn backoff_grows_to_the_cap() {
+        let p = RestartPolicy { initial_delay: Duration::from_secs(1), factor: 2.0, max_delay: Duration::from_secs(5), ..Default::default() };
+        assert_eq!([1, 2, 3, 4].map(|a| p.delay(a).as_secs()), [1, 2, 4, 5]);
+    }
+
+    #[test]
+    fn tool_filters() {
+        let f = ToolFilter { allow: Some(vec!["get_*".into(), "echo".into()]), deny: vec!["*_secret".into()] };
+        assert!(f.admits("get_time") && f.admits("echo"));
+        assert!(!f.admits("get_secret") && !f.admits("set_time"));
+        assert!(glob_match("a*b*c", "axxbyyc") && !glob_match("a*b*c", "acb"));
+    }
+}

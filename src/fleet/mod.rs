@@ -1,0 +1,6 @@
+//! The fleet: server definitions, where they come from, and the servers they run.
+
+pub mod definition;
+pub mod expand;
+pub mod load;
+pub mod node;
