@@ -43,6 +43,40 @@ pub enum Error {
     /// The client is not connected: never initialized, or closed.
     #[error("{0}")]
     NotConnected(String),
+
+    /// Definitions with problems; nothing was registered.
+    #[error("{}", invalid_message(.0))]
+    Invalid(Vec<crate::fleet::definition::Problem>),
+
+    /// No server of the fleet offers this tool (or prompt).
+    #[error("no tool named `{name}`{}", suggestion_suffix(.suggestions))]
+    ToolNotFound { name: String, suggestions: Vec<String> },
+
+    /// The fleet server behind a name is not up.
+    #[error("server `{server}` is {state}{}", .last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
+    ServerDown { server: String, state: &'static str, last_error: Option<String> },
+
+    /// No fleet server has this name.
+    #[error("no MCP server named `{name}`{}", suggestion_suffix(.suggestions))]
+    UnknownServer { name: String, suggestions: Vec<String> },
+}
+
+fn invalid_message(problems: &[crate::fleet::definition::Problem]) -> String {
+    match problems {
+        [one] => format!("invalid MCP server definition: {one}"),
+        many => {
+            let lines: Vec<String> = many.iter().map(|p| format!("  {p}")).collect();
+            format!("invalid MCP server definitions ({} problems):\n{}", many.len(), lines.join("\n"))
+        }
+    }
+}
+
+fn suggestion_suffix(suggestions: &[String]) -> String {
+    match suggestions {
+        [] => String::new(),
+        [one] => format!("; did you mean `{one}`?"),
+        many => format!("; close matches: {}", many.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")),
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

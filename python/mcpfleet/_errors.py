@@ -44,6 +44,9 @@ class ConfigError(MCPFleetError, ValueError):
     file: str | None = None
     line: int | None = None
     column: int | None = None
+    #: Every problem found, each a dict with ``file``, ``line``, ``column``, ``field`` and ``message``
+    #: (the first one also fills ``file``/``line``/``column`` above).
+    problems: list[dict] = []
 
 
 class ServerStartError(MCPFleetError):
@@ -96,7 +99,18 @@ class ToolNotFoundError(MCPFleetError, LookupError):
 
 
 class ServerNotRunningError(MCPFleetError):
-    """The client is not connected (not initialized yet, or closed)."""
+    """The client is not connected (not initialized yet, or closed), or the fleet server behind
+    a tool is not up: ``server``, ``state`` and ``last_error`` say which and why."""
+
+    server: str | None = None
+    state: str | None = None
+    last_error: str | None = None
+
+
+class ServerNotFoundError(MCPFleetError, LookupError):
+    """No fleet server with that name. ``close_matches`` lists similar names."""
+
+    close_matches: list[str] = []
 
 
 class AuthRequiredError(MCPFleetError):

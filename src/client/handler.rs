@@ -3,7 +3,6 @@
 #![allow(deprecated)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, LoggingLevel, LoggingMessageNotificationParam, ProtocolVersion};
 use rmcp::service::NotificationContext;
@@ -13,12 +12,12 @@ use rmcp::{ClientHandler, RoleClient};
 pub struct Handler {
     pub(crate) name: Arc<str>,
     /// Bumped on every `notifications/tools/list_changed`.
-    pub(crate) tools_changed: Arc<AtomicU64>,
+    pub(crate) tools_changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Handler {
     pub fn new(name: Arc<str>) -> Self {
-        Self { name, tools_changed: Arc::default() }
+        Self { name, tools_changed: Arc::new(tokio::sync::watch::Sender::new(0)) }
     }
 }
 
@@ -40,7 +39,7 @@ impl ClientHandler for Handler {
     }
 
     async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
-        self.tools_changed.fetch_add(1, Ordering::Relaxed);
+        self.tools_changed.send_modify(|n| *n += 1);
         tracing::debug!(server = %self.name, "server reported a changed tool list");
     }
 

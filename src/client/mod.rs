@@ -55,6 +55,7 @@ pub struct Connection {
     kind: &'static str,
     closed: AtomicBool,
     runtime: tokio::runtime::Handle,
+    tools_changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Connection {
@@ -62,6 +63,7 @@ impl Connection {
     /// a tokio runtime.
     pub async fn connect(config: &TransportConfig, options: ClientOptions) -> Result<Self> {
         let handler = Handler::new(options.name.as_str().into());
+        let tools_changed = handler.tools_changed.clone();
         let init_timeout = options.init_timeout;
         let (service, process) = match config {
             TransportConfig::Stdio(params) => {
@@ -120,6 +122,7 @@ impl Connection {
             kind: config.kind(),
             closed: AtomicBool::new(false),
             runtime: tokio::runtime::Handle::current(),
+            tools_changed,
         })
     }
 
@@ -148,6 +151,23 @@ impl Connection {
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Changes with every `notifications/tools/list_changed` from the server.
+    pub fn tools_changed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.tools_changed.subscribe()
+    }
+
+    /// Resolves when a stdio server exits, with the error that describes it (status, stderr);
+    /// never for remote servers (ping tells whether they are alive).
+    pub async fn exited(&self) -> Error {
+        match &self.process {
+            Some(process) => {
+                let exit = process.exited().await;
+                process.exited_error(exit).await
+            }
+            None => std::future::pending().await,
+        }
     }
 
     pub async fn list_tools(&self, timeout: Option<Duration>) -> Result<Vec<Tool>> {

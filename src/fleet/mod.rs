@@ -3,4 +3,6 @@
 pub mod definition;
 pub mod expand;
 pub mod load;
+pub mod manager;
+pub mod naming;
 pub mod node;

@@ -17,12 +17,15 @@ import_exception!(mcpfleet._errors, ServerError);
 import_exception!(mcpfleet._errors, TransportError);
 import_exception!(mcpfleet._errors, ServerNotRunningError);
 import_exception!(mcpfleet._errors, AuthRequiredError);
+import_exception!(mcpfleet._errors, ToolNotFoundError);
+import_exception!(mcpfleet._errors, ServerNotFoundError);
 
 /// Attribute values of an exception, built without the GIL and turned into Python when raised.
 enum Detail {
     Str(String),
     OptStr(Option<String>),
     Int(i64),
+    OptInt(Option<i64>),
     Float(f64),
     Json(Option<serde_json::Value>),
 }
@@ -42,6 +45,7 @@ impl PyErrArguments for ErrorArgs {
                     Detail::Str(s) => s.into_pyobject(py)?.into_any(),
                     Detail::OptStr(s) => s.into_pyobject(py)?.into_any(),
                     Detail::Int(i) => i.into_pyobject(py)?.into_any(),
+                    Detail::OptInt(i) => i.into_pyobject(py)?.into_any(),
                     Detail::Float(f) => f.into_pyobject(py)?.into_any(),
                     Detail::Json(v) => match v {
                         Some(v) => json_to_py(py, &v)?,
@@ -79,6 +83,33 @@ pub fn to_py_err(error: Error) -> PyErr {
         Error::Protocol(_) => ProtocolError::new_err(with(message, vec![])),
         Error::Transport(_) => TransportError::new_err(with(message, vec![])),
         Error::NotConnected(_) => ServerNotRunningError::new_err(with(message, vec![])),
+        Error::Invalid(problems) => {
+            let first = problems.first();
+            let json: Vec<serde_json::Value> = problems
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "file": p.source.as_deref(), "line": p.at.map(|a| a.line), "column": p.at.map(|a| a.column),
+                        "field": p.field, "message": p.message,
+                    })
+                })
+                .collect();
+            ConfigError::new_err(with(
+                message,
+                vec![
+                    ("file", Detail::OptStr(first.and_then(|p| p.source.as_deref().map(str::to_string)))),
+                    ("line", Detail::OptInt(first.and_then(|p| p.at.map(|a| a.line as i64)))),
+                    ("column", Detail::OptInt(first.and_then(|p| p.at.map(|a| a.column as i64)))),
+                    ("problems", Detail::Json(Some(serde_json::Value::Array(json)))),
+                ],
+            ))
+        }
+        Error::ToolNotFound { suggestions, .. } => ToolNotFoundError::new_err(with(message, vec![("close_matches", Detail::Json(Some(suggestions.into())))])),
+        Error::UnknownServer { suggestions, .. } => ServerNotFoundError::new_err(with(message, vec![("close_matches", Detail::Json(Some(suggestions.into())))])),
+        Error::ServerDown { server, state, last_error } => ServerNotRunningError::new_err(with(
+            message,
+            vec![("server", Detail::Str(server)), ("state", Detail::Str(state.to_string())), ("last_error", Detail::OptStr(last_error))],
+        )),
         Error::AuthRequired { url, status, www_authenticate } => {
             let c = parse_www_authenticate(&www_authenticate);
             AuthRequiredError::new_err(with(

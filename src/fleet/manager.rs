@@ -1,0 +1,782 @@
+//! The running fleet: one supervisor task per started server (start, watch, restart with
+//! backoff, give up in `CrashLoop`), status updates on a broadcast channel, and the catalog of
+//! aggregated tools and prompts, rebuilt whenever a server comes up, goes down or changes its
+//! tool list.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rmcp::model::{CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, Tool};
+use tokio::sync::{broadcast, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{ClientOptions, Connection, DEFAULT_STDIO_INIT_TIMEOUT};
+use crate::error::{Error, Result};
+use crate::fleet::definition::{ServerDefinition, ServerKind, did_you_mean};
+use crate::fleet::expand::expand_env;
+use crate::fleet::naming::{Collision, assign, public_name};
+use crate::transport::{HttpOptions, StdioParams, TransportConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerState {
+    Stopped,
+    Starting,
+    Running,
+    Connecting,
+    Connected,
+    Disconnected,
+    AuthRequired,
+    Failed,
+    Restarting,
+    CrashLoop,
+}
+
+impl ServerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerState::Stopped => "Stopped",
+            ServerState::Starting => "Starting",
+            ServerState::Running => "Running",
+            ServerState::Connecting => "Connecting",
+            ServerState::Connected => "Connected",
+            ServerState::Disconnected => "Disconnected",
+            ServerState::AuthRequired => "AuthRequired",
+            ServerState::Failed => "Failed",
+            ServerState::Restarting => "Restarting",
+            ServerState::CrashLoop => "CrashLoop",
+        }
+    }
+
+    pub fn is_up(self) -> bool {
+        matches!(self, ServerState::Running | ServerState::Connected)
+    }
+
+    fn down(kind: ServerKind) -> Self {
+        if kind.is_remote() { ServerState::Disconnected } else { ServerState::Stopped }
+    }
+
+    fn starting(kind: ServerKind) -> Self {
+        if kind.is_remote() { ServerState::Connecting } else { ServerState::Starting }
+    }
+
+    fn up(kind: ServerKind) -> Self {
+        if kind.is_remote() { ServerState::Connected } else { ServerState::Running }
+    }
+
+    /// The seed project's process statuses.
+    pub fn process_status(self) -> &'static str {
+        match self {
+            ServerState::Starting | ServerState::Connecting => "ProcessStarting",
+            ServerState::Running | ServerState::Connected => "ProcessRunning",
+            ServerState::Failed | ServerState::CrashLoop | ServerState::Restarting | ServerState::AuthRequired => "ProcessExitedWithError",
+            ServerState::Stopped | ServerState::Disconnected => "ProcessStopped",
+        }
+    }
+}
+
+/// One state change of one server.
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    pub name: String,
+    pub state: ServerState,
+    pub process_status: &'static str,
+    pub error: Option<String>,
+}
+
+/// What a 401 said, for a server in `AuthRequired`.
+#[derive(Debug, Clone)]
+pub struct AuthInfo {
+    pub url: String,
+    pub www_authenticate: String,
+}
+
+/// A snapshot of one server.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub definition: Arc<ServerDefinition>,
+    pub state: ServerState,
+    pub last_error: Option<String>,
+    pub tool_count: usize,
+    pub restart_count: u32,
+    pub uptime: Option<Duration>,
+    pub pid: Option<u32>,
+    pub auth: Option<AuthInfo>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CatalogTool {
+    pub public_name: String,
+    pub server: String,
+    /// The tool as the server describes it (its own name).
+    pub tool: Tool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CatalogPrompt {
+    pub public_name: String,
+    pub server: String,
+    pub prompt: Prompt,
+}
+
+/// The aggregated view, rebuilt as a whole and swapped in (readers never wait).
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub tools: Vec<CatalogTool>,
+    pub prompts: Vec<CatalogPrompt>,
+    pub resources: Vec<(String, Resource)>,
+    pub collisions: Vec<Collision>,
+    tool_index: HashMap<String, usize>,
+    prompt_index: HashMap<String, usize>,
+    /// Public names of tools of servers that are not up (last seen), for precise errors.
+    offline_tools: HashMap<String, String>,
+}
+
+impl Catalog {
+    pub fn tool(&self, public: &str) -> Option<&CatalogTool> {
+        self.tool_index.get(public).map(|&i| &self.tools[i])
+    }
+}
+
+#[derive(Default)]
+struct Status {
+    state: Option<ServerState>,
+    last_error: Option<String>,
+    restart_count: u32,
+    up_since: Option<Instant>,
+    connection: Option<Arc<Connection>>,
+    tools: Vec<Tool>,
+    prompts: Vec<Prompt>,
+    resources: Vec<Resource>,
+    /// Tool names from the last time the server was up.
+    known_tools: Vec<String>,
+    auth: Option<AuthInfo>,
+}
+
+struct Run {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+struct Slot {
+    name: String,
+    definition: Mutex<Arc<ServerDefinition>>,
+    status: Mutex<Status>,
+    run: tokio::sync::Mutex<Option<Run>>,
+}
+
+impl Slot {
+    fn definition(&self) -> Arc<ServerDefinition> {
+        self.definition.lock().unwrap().clone()
+    }
+
+    fn state(&self) -> ServerState {
+        let kind = self.definition().kind;
+        self.status.lock().unwrap().state.unwrap_or(ServerState::down(kind))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FleetOptions {
+    /// How long `close()` waits for all servers to stop.
+    pub shutdown_timeout: Option<Duration>,
+}
+
+struct Inner {
+    slots: Mutex<BTreeMap<String, Arc<Slot>>>,
+    updates: broadcast::Sender<StatusUpdate>,
+    catalog: Mutex<Arc<Catalog>>,
+    shutdown: CancellationToken,
+    options: FleetOptions,
+}
+
+/// A fleet of MCP servers. Dropping it stops every server it started.
+pub struct Fleet {
+    inner: Arc<Inner>,
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.inner.shutdown.cancel();
+    }
+}
+
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Fleet {
+    pub fn new(options: FleetOptions) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                slots: Mutex::new(BTreeMap::new()),
+                updates: broadcast::Sender::new(1024),
+                catalog: Mutex::new(Arc::new(Catalog::default())),
+                shutdown: CancellationToken::new(),
+                options,
+            }),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<StatusUpdate> {
+        self.inner.updates.subscribe()
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.inner.catalog.lock().unwrap().clone()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.inner.slots.lock().unwrap().keys().cloned().collect()
+    }
+
+    fn slot(&self, name: &str) -> Result<Arc<Slot>> {
+        let slots = self.inner.slots.lock().unwrap();
+        slots.get(name).cloned().ok_or_else(|| Error::UnknownServer {
+            name: name.to_string(),
+            suggestions: did_you_mean(name, slots.keys().map(String::as_str)).map(|s| vec![s.to_string()]).unwrap_or_default(),
+        })
+    }
+
+    /// Registers a definition (it does not start it).
+    pub fn add(&self, definition: ServerDefinition) -> Result<()> {
+        let mut slots = self.inner.slots.lock().unwrap();
+        if let Some(existing) = slots.get(&definition.name) {
+            return Err(Error::Config(format!("MCP server `{}` already exists (defined by {})", definition.name, existing.definition().origin)));
+        }
+        let name = definition.name.clone();
+        let kind = definition.kind;
+        slots.insert(
+            name.clone(),
+            Arc::new(Slot { name: name.clone(), definition: Mutex::new(Arc::new(definition)), status: Mutex::default(), run: tokio::sync::Mutex::new(None) }),
+        );
+        drop(slots);
+        let _ = self.inner.updates.send(StatusUpdate { name, state: ServerState::down(kind), process_status: "ProcessInitializing", error: None });
+        Ok(())
+    }
+
+    /// Registers several definitions, none if any name is taken.
+    pub fn add_all(&self, definitions: Vec<ServerDefinition>) -> Result<()> {
+        {
+            let slots = self.inner.slots.lock().unwrap();
+            let taken: Vec<_> = definitions.iter().filter(|d| slots.contains_key(&d.name)).map(|d| format!("`{}`", d.name)).collect();
+            if !taken.is_empty() {
+                return Err(Error::Config(format!("MCP servers already exist: {}", taken.join(", "))));
+            }
+        }
+        for d in definitions {
+            self.add(d)?;
+        }
+        Ok(())
+    }
+
+    pub fn info(&self, name: &str) -> Result<ServerInfo> {
+        let slot = self.slot(name)?;
+        Ok(self.inner.info(&slot))
+    }
+
+    pub fn list(&self) -> Vec<ServerInfo> {
+        let slots: Vec<_> = self.inner.slots.lock().unwrap().values().cloned().collect();
+        slots.iter().map(|s| self.inner.info(s)).collect()
+    }
+
+    /// Starts a server and waits for its first attempt: `Ok` once it is up, or that attempt's
+    /// error (the supervisor keeps retrying as its restart policy says). Idempotent.
+    pub async fn start(&self, name: &str) -> Result<()> {
+        let slot = self.slot(name)?;
+        Inner::start(&self.inner, slot).await
+    }
+
+    /// Stops a server (its supervisor too). Idempotent.
+    pub async fn stop(&self, name: &str) -> Result<()> {
+        let slot = self.slot(name)?;
+        self.inner.stop(&slot).await;
+        Ok(())
+    }
+
+    pub async fn restart(&self, name: &str) -> Result<()> {
+        let slot = self.slot(name)?;
+        self.inner.stop(&slot).await;
+        Inner::start(&self.inner, slot).await
+    }
+
+    /// Starts every `autoStart` server at once; each has its own timeout, and one that fails
+    /// neither delays nor fails the others. Returns each server's first outcome.
+    pub async fn start_auto(&self) -> Vec<(String, Result<()>)> {
+        let slots: Vec<_> = self.inner.slots.lock().unwrap().values().filter(|s| s.definition().auto_start).cloned().collect();
+        let starts = slots.into_iter().map(|slot| {
+            let inner = self.inner.clone();
+            async move { (slot.name.clone(), Inner::start(&inner, slot).await) }
+        });
+        futures::future::join_all(starts).await
+    }
+
+    /// Replaces a definition. A running server restarts when something that matters changed;
+    /// a stopped one starts when it became `autoStart` and `start_if_auto` is set.
+    pub async fn update(&self, name: &str, definition: ServerDefinition, start_if_auto: bool) -> Result<()> {
+        if definition.name != name {
+            return Err(Error::Config(format!("the definition is named `{}`, not `{name}`; a server cannot be renamed (delete and create it)", definition.name)));
+        }
+        let slot = self.slot(name)?;
+        let old = std::mem::replace(&mut *slot.definition.lock().unwrap(), Arc::new(definition));
+        let new = slot.definition();
+        let supervised = slot.run.lock().await.as_ref().is_some_and(|r| !r.task.is_finished());
+        if supervised && old.needs_restart_for(&new) {
+            self.inner.stop(&slot).await;
+            return Inner::start(&self.inner, slot).await;
+        }
+        if !supervised && start_if_auto && new.auto_start && !old.auto_start {
+            return Inner::start(&self.inner, slot).await;
+        }
+        self.inner.rebuild_catalog();
+        Ok(())
+    }
+
+    /// Stops and unregisters a server.
+    pub async fn remove(&self, name: &str) -> Result<()> {
+        let slot = self.slot(name)?;
+        self.inner.stop(&slot).await;
+        self.inner.slots.lock().unwrap().remove(name);
+        self.inner.rebuild_catalog();
+        Ok(())
+    }
+
+    /// Stops every server concurrently, within the shutdown timeout.
+    pub async fn close(&self) {
+        let slots: Vec<_> = self.inner.slots.lock().unwrap().values().cloned().collect();
+        let limit = self.inner.options.shutdown_timeout.unwrap_or(SHUTDOWN_TIMEOUT);
+        let stops = futures::future::join_all(slots.iter().map(|s| self.inner.stop(s)));
+        if tokio::time::timeout(limit, stops).await.is_err() {
+            tracing::warn!("some servers did not stop within {limit:?}; their process groups are being killed");
+        }
+        self.inner.shutdown.cancel();
+    }
+
+    pub async fn call_tool(&self, public: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<CallToolResult> {
+        let catalog = self.catalog();
+        let Some(entry) = catalog.tool(public) else {
+            return Err(self.missing(public, &catalog, true));
+        };
+        let conn = self.connection_of(&entry.server)?;
+        let name = entry.tool.name.clone();
+        conn.call_tool(&name, arguments, timeout).await
+    }
+
+    pub async fn get_prompt(&self, public: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<GetPromptResult> {
+        let catalog = self.catalog();
+        let Some(&i) = catalog.prompt_index.get(public) else {
+            return Err(self.missing(public, &catalog, false));
+        };
+        let entry = &catalog.prompts[i];
+        let conn = self.connection_of(&entry.server)?;
+        conn.get_prompt(&entry.prompt.name, arguments, timeout).await
+    }
+
+    /// Reads a resource from `server`, or from the server that lists `uri`.
+    pub async fn read_resource(&self, uri: &str, server: Option<&str>, timeout: Option<Duration>) -> Result<ReadResourceResult> {
+        let server = match server {
+            Some(s) => s.to_string(),
+            None => {
+                let catalog = self.catalog();
+                match catalog.resources.iter().find(|(_, r)| r.uri == uri) {
+                    Some((s, _)) => s.clone(),
+                    None => return Err(Error::Config(format!("no running server lists the resource {uri:?}; pass server= to read it anyway"))),
+                }
+            }
+        };
+        self.connection_of(&server)?.read_resource(uri, timeout).await
+    }
+
+    fn connection_of(&self, server: &str) -> Result<Arc<Connection>> {
+        let slot = self.slot(server)?;
+        let status = slot.status.lock().unwrap();
+        match (&status.connection, status.state) {
+            (Some(c), Some(state)) if state.is_up() => Ok(c.clone()),
+            (_, state) => Err(Error::ServerDown {
+                server: server.to_string(),
+                state: state.unwrap_or(ServerState::down(slot.definition().kind)).as_str(),
+                last_error: status.last_error.clone(),
+            }),
+        }
+    }
+
+    fn missing(&self, public: &str, catalog: &Catalog, tool: bool) -> Error {
+        if let Some(server) = catalog.offline_tools.get(public) {
+            if let Ok(slot) = self.slot(server) {
+                return Error::ServerDown { server: server.clone(), state: slot.state().as_str(), last_error: slot.status.lock().unwrap().last_error.clone() };
+            }
+        }
+        let names: Vec<&str> = if tool {
+            catalog.tools.iter().map(|t| t.public_name.as_str()).collect()
+        } else {
+            catalog.prompts.iter().map(|p| p.public_name.as_str()).collect()
+        };
+        let mut suggestions: Vec<String> = names.iter().filter(|n| n.contains(public) || public.contains(**n)).take(3).map(|s| s.to_string()).collect();
+        if let Some(close) = did_you_mean(public, names.iter().copied()) {
+            if !suggestions.iter().any(|s| s == close) {
+                suggestions.insert(0, close.to_string());
+            }
+        }
+        suggestions.truncate(3);
+        Error::ToolNotFound { name: public.to_string(), suggestions }
+    }
+}
+
+impl Inner {
+    fn info(&self, slot: &Slot) -> ServerInfo {
+        let definition = slot.definition();
+        let status = slot.status.lock().unwrap();
+        ServerInfo {
+            state: status.state.unwrap_or(ServerState::down(definition.kind)),
+            last_error: status.last_error.clone(),
+            tool_count: status.tools.iter().filter(|t| definition.tools.admits(&t.name)).count(),
+            restart_count: status.restart_count,
+            uptime: status.up_since.map(|t| t.elapsed()),
+            pid: status.connection.as_ref().and_then(|c| c.pid()),
+            auth: status.auth.clone(),
+            definition,
+        }
+    }
+
+    fn set_state(&self, slot: &Slot, state: ServerState, error: Option<String>) {
+        {
+            let mut status = slot.status.lock().unwrap();
+            if status.state == Some(state) && error.is_none() {
+                return;
+            }
+            status.state = Some(state);
+            if error.is_some() {
+                status.last_error = error.clone();
+            }
+            if !state.is_up() {
+                status.up_since = None;
+            }
+        }
+        match (&error, state) {
+            (Some(e), _) => tracing::warn!(server = %slot.name, "{}: {e}", state.as_str()),
+            (None, _) => tracing::info!(server = %slot.name, "{}", state.as_str()),
+        }
+        let _ = self.updates.send(StatusUpdate { name: slot.name.clone(), state, process_status: state.process_status(), error });
+    }
+
+    async fn start(inner: &Arc<Inner>, slot: Arc<Slot>) -> Result<()> {
+        let mut run = slot.run.lock().await;
+        if run.as_ref().is_some_and(|r| !r.task.is_finished()) {
+            return Ok(());
+        }
+        let (first_tx, first_rx) = oneshot::channel();
+        let stop = inner.shutdown.child_token();
+        let task = tokio::spawn(supervise(inner.clone(), slot.clone(), stop.clone(), first_tx));
+        *run = Some(Run { stop, task });
+        drop(run);
+        first_rx.await.unwrap_or(Ok(()))
+    }
+
+    async fn stop(&self, slot: &Slot) {
+        let run = slot.run.lock().await.take();
+        if let Some(run) = run {
+            run.stop.cancel();
+            if tokio::time::timeout(SHUTDOWN_TIMEOUT, run.task).await.is_err() {
+                tracing::warn!(server = %slot.name, "did not stop within {SHUTDOWN_TIMEOUT:?}");
+            }
+        }
+        let kind = slot.definition().kind;
+        if slot.state() != ServerState::down(kind) {
+            self.set_state(slot, ServerState::down(kind), None);
+        }
+    }
+
+    fn rebuild_catalog(&self) {
+        let slots: Vec<_> = self.slots.lock().unwrap().values().cloned().collect();
+        let mut tool_items = Vec::new();
+        let mut tool_defs: HashMap<(String, String), Tool> = HashMap::new();
+        let mut prompt_items = Vec::new();
+        let mut prompt_defs: HashMap<(String, String), Prompt> = HashMap::new();
+        let mut resources = Vec::new();
+        let mut offline_tools = HashMap::new();
+        for slot in &slots {
+            let def = slot.definition();
+            let prefix = def.prefix();
+            let status = slot.status.lock().unwrap();
+            if status.state.is_some_and(ServerState::is_up) {
+                for tool in status.tools.iter().filter(|t| def.tools.admits(&t.name)) {
+                    tool_items.push((slot.name.clone(), prefix.clone(), tool.name.to_string()));
+                    tool_defs.insert((slot.name.clone(), tool.name.to_string()), tool.clone());
+                }
+                for prompt in &status.prompts {
+                    prompt_items.push((slot.name.clone(), prefix.clone(), prompt.name.clone()));
+                    prompt_defs.insert((slot.name.clone(), prompt.name.clone()), prompt.clone());
+                }
+                resources.extend(status.resources.iter().map(|r| (slot.name.clone(), r.clone())));
+            } else {
+                for tool in status.known_tools.iter().filter(|t| def.tools.admits(t)) {
+                    offline_tools.insert(public_name(&prefix, tool), slot.name.clone());
+                }
+            }
+        }
+        let (named_tools, collisions) = assign(&tool_items);
+        for c in &collisions {
+            tracing::warn!(
+                "tool name `{}` is offered by `{}` and `{}`; `{}` keeps it, the other is published as `{}`",
+                c.wanted, c.winner, c.loser_server, c.winner, c.renamed_to
+            );
+        }
+        let (named_prompts, _) = assign(&prompt_items);
+        let tools: Vec<CatalogTool> = named_tools
+            .into_iter()
+            .map(|n| CatalogTool { tool: tool_defs[&(n.server.clone(), n.original.clone())].clone(), public_name: n.public, server: n.server })
+            .collect();
+        let prompts: Vec<CatalogPrompt> = named_prompts
+            .into_iter()
+            .map(|n| CatalogPrompt { prompt: prompt_defs[&(n.server.clone(), n.original.clone())].clone(), public_name: n.public, server: n.server })
+            .collect();
+        for name in tools.iter().map(|t| &t.public_name) {
+            offline_tools.remove(name);
+        }
+        let catalog = Catalog {
+            tool_index: tools.iter().enumerate().map(|(i, t)| (t.public_name.clone(), i)).collect(),
+            prompt_index: prompts.iter().enumerate().map(|(i, p)| (p.public_name.clone(), i)).collect(),
+            tools,
+            prompts,
+            resources,
+            collisions,
+            offline_tools,
+        };
+        *self.catalog.lock().unwrap() = Arc::new(catalog);
+    }
+}
+
+/// The transport for a definition, with `${VAR}`s expanded from the environment now.
+pub fn transport_config(def: &ServerDefinition) -> Result<TransportConfig> {
+    let expand = |text: &str, field: &str| {
+        expand_env(text).map_err(|var| Error::Config(format!("server `{}`: environment variable `{var}` (used in {field}) is not set", def.name)))
+    };
+    let expand_pairs = |pairs: &[(String, String)], field: &str| -> Result<Vec<(String, String)>> {
+        pairs.iter().map(|(k, v)| Ok((k.clone(), expand(v, &format!("{field}.{k}"))?))).collect()
+    };
+    match def.kind {
+        ServerKind::Stdio => {
+            let mut params = StdioParams::new(def.command.clone().unwrap_or_default());
+            params.args = def.args.iter().enumerate().map(|(i, a)| expand(a, &format!("args[{i}]"))).collect::<Result<_>>()?;
+            params.env = expand_pairs(&def.env, "env")?;
+            params.cwd = def.cwd.as_ref().map(Into::into);
+            params.log_name = def.name.clone();
+            Ok(TransportConfig::Stdio(params))
+        }
+        ServerKind::StreamableHttp | ServerKind::Sse => {
+            let url = expand(def.url.as_deref().unwrap_or_default(), "url")?;
+            let options = HttpOptions { headers: expand_pairs(&def.headers, "headers")?, ..HttpOptions::default() };
+            Ok(if def.kind == ServerKind::Sse { TransportConfig::Sse { url, options } } else { TransportConfig::StreamableHttp { url, options } })
+        }
+    }
+}
+
+fn client_options(def: &ServerDefinition) -> ClientOptions {
+    let init_timeout = def.init_timeout.unwrap_or(if def.kind.is_remote() { def.timeout } else { DEFAULT_STDIO_INIT_TIMEOUT });
+    ClientOptions { name: def.name.clone(), init_timeout, request_timeout: def.timeout }
+}
+
+struct Lists {
+    tools: Vec<Tool>,
+    prompts: Vec<Prompt>,
+    resources: Vec<Resource>,
+}
+
+async fn fetch_lists(conn: &Connection) -> Result<Lists> {
+    let caps = conn.server_info().capabilities.clone();
+    let tools = if caps.tools.is_some() { conn.list_tools(None).await? } else { Vec::new() };
+    let prompts = if caps.prompts.is_some() { conn.list_prompts(None).await? } else { Vec::new() };
+    let resources = if caps.resources.is_some() { conn.list_resources(None).await? } else { Vec::new() };
+    Ok(Lists { tools, prompts, resources })
+}
+
+/// One server's life: start, watch, restart on failure as the policy says, until stopped.
+async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken, first: oneshot::Sender<Result<()>>) {
+    let mut first = Some(first);
+    let mut attempts = 0u32;
+    loop {
+        let def = slot.definition();
+        inner.set_state(&slot, ServerState::starting(def.kind), None);
+        let connected = async {
+            let config = transport_config(&def)?;
+            let conn = Arc::new(Connection::connect(&config, client_options(&def)).await?);
+            match fetch_lists(&conn).await {
+                Ok(lists) => Ok((conn, lists)),
+                Err(e) => {
+                    conn.close().await;
+                    Err(e)
+                }
+            }
+        };
+        let outcome = tokio::select! {
+            r = connected => r,
+            _ = stop.cancelled() => return,
+        };
+        let failure = match outcome {
+            Ok((conn, lists)) => {
+                {
+                    let mut status = slot.status.lock().unwrap();
+                    status.connection = Some(conn.clone());
+                    status.known_tools = lists.tools.iter().map(|t| t.name.to_string()).collect();
+                    status.tools = lists.tools;
+                    status.prompts = lists.prompts;
+                    status.resources = lists.resources;
+                    status.auth = None;
+                    status.state = Some(ServerState::up(def.kind));
+                    status.up_since = Some(Instant::now());
+                }
+                inner.rebuild_catalog();
+                let _ = inner.updates.send(StatusUpdate { name: slot.name.clone(), state: ServerState::up(def.kind), process_status: "ProcessRunning", error: None });
+                tracing::info!(server = %slot.name, "{}", ServerState::up(def.kind).as_str());
+                if let Some(first) = first.take() {
+                    let _ = first.send(Ok(()));
+                }
+                let up_at = Instant::now();
+                let failure = watch(&inner, &slot, &conn, &def, &stop).await;
+                {
+                    let mut status = slot.status.lock().unwrap();
+                    status.connection = None;
+                    status.tools.clear();
+                    status.prompts.clear();
+                    status.resources.clear();
+                    status.state = Some(ServerState::down(def.kind));
+                    status.up_since = None;
+                }
+                inner.rebuild_catalog();
+                conn.close().await;
+                let Some(failure) = failure else { return };
+                if up_at.elapsed() >= def.restart.reset_after {
+                    attempts = 0;
+                }
+                failure
+            }
+            Err(e) => e,
+        };
+        let message = failure.to_string();
+        // A configuration error does not fix itself by restarting.
+        let permanent = matches!(failure, Error::Config(_));
+        if let Error::AuthRequired { url, www_authenticate, .. } = &failure {
+            slot.status.lock().unwrap().auth = Some(AuthInfo { url: url.clone(), www_authenticate: www_authenticate.clone() });
+            inner.set_state(&slot, ServerState::AuthRequired, Some(message));
+            if let Some(first) = first.take() {
+                let _ = first.send(Err(failure));
+            }
+            return;
+        }
+        inner.set_state(&slot, ServerState::Failed, Some(message.clone()));
+        if let Some(first) = first.take() {
+            let _ = first.send(Err(failure));
+        }
+        if !def.restart.enabled || permanent {
+            return;
+        }
+        attempts += 1;
+        if attempts > def.restart.max_restarts {
+            inner.set_state(&slot, ServerState::CrashLoop, Some(format!("gave up after {} restarts; last error: {message}", def.restart.max_restarts)));
+            return;
+        }
+        slot.status.lock().unwrap().restart_count += 1;
+        let delay = def.restart.delay(attempts);
+        inner.set_state(&slot, ServerState::Restarting, Some(format!("restart {attempts} of {} in {:.1}s after: {message}", def.restart.max_restarts, delay.as_secs_f64())));
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
+/// Watches a server that is up. `None`: asked to stop; `Some(error)`: it failed.
+async fn watch(inner: &Inner, slot: &Slot, conn: &Connection, def: &ServerDefinition, stop: &CancellationToken) -> Option<Error> {
+    let mut tools_changed = conn.tools_changed();
+    let period = def.ping_interval.unwrap_or(Duration::from_secs(86400 * 365));
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return None,
+            error = conn.exited() => return Some(error),
+            changed = tools_changed.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                match conn.list_tools(None).await {
+                    Ok(tools) => {
+                        {
+                            let mut status = slot.status.lock().unwrap();
+                            status.known_tools = tools.iter().map(|t| t.name.to_string()).collect();
+                            status.tools = tools;
+                        }
+                        inner.rebuild_catalog();
+                        tracing::info!(server = %slot.name, "tool list changed; re-listed");
+                    }
+                    Err(e) => tracing::warn!(server = %slot.name, "re-listing tools after tools/list_changed failed: {e}"),
+                }
+            }
+            _ = ping.tick(), if def.ping_interval.is_some() => {
+                if let Err(e) = conn.ping(Some(def.timeout.min(Duration::from_secs(10)))).await {
+                    return Some(Error::Transport(format!("health check failed: {e}")));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::load::load_value;
+
+    fn definition(value: serde_json::Value) -> ServerDefinition {
+        load_value(&value, "test").unwrap().remove(0)
+    }
+
+    #[tokio::test]
+    async fn remote_server_lifecycle_and_routing() {
+        let (port, serve) = crate::demo_server::bind_http(0).await.unwrap();
+        let server = tokio::spawn(serve);
+        let fleet = Fleet::new(FleetOptions::default());
+        fleet.add(definition(serde_json::json!({"name": "demo", "type": "streamable-http", "url": format!("http://127.0.0.1:{port}/mcp"), "toolPrefix": "d", "autoStart": true}))).unwrap();
+        fleet.add(definition(serde_json::json!({"name": "gone", "url": "http://127.0.0.1:9/mcp", "autoStart": true, "restart": {"maxRestarts": 1, "initialDelay": 0.05}}))).unwrap();
+        let mut updates = fleet.subscribe();
+        let outcomes = fleet.start_auto().await;
+        assert!(outcomes.iter().any(|(n, r)| n == "demo" && r.is_ok()), "{outcomes:?}");
+        assert!(outcomes.iter().any(|(n, r)| n == "gone" && matches!(r, Err(Error::Start(_)))), "{outcomes:?}");
+
+        let names: Vec<_> = fleet.catalog().tools.iter().map(|t| t.public_name.clone()).collect();
+        assert!(names.contains(&"d_echo".to_string()) && names.contains(&"d_add".to_string()), "{names:?}");
+        let r = fleet.call_tool("d_add", serde_json::json!({"a": 1, "b": 2}).as_object().cloned(), None).await.unwrap();
+        assert_eq!(r.structured_content, Some(serde_json::json!({"result": 3})));
+        let err = fleet.call_tool("d_ech", None, None).await.unwrap_err();
+        assert!(matches!(&err, Error::ToolNotFound { suggestions, .. } if suggestions.contains(&"d_echo".to_string())), "{err:?}");
+
+        fleet.stop("demo").await.unwrap();
+        let err = fleet.call_tool("d_add", None, None).await.unwrap_err();
+        assert!(matches!(&err, Error::ServerDown { state: "Disconnected", .. }), "{err:?}");
+        assert!(fleet.catalog().tools.is_empty());
+        fleet.restart("demo").await.unwrap();
+        assert_eq!(fleet.info("demo").unwrap().state, ServerState::Connected);
+
+        // the unreachable one retried once, then gave up
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while fleet.info("gone").unwrap().state != ServerState::CrashLoop {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("CrashLoop reached");
+        assert_eq!(fleet.info("gone").unwrap().restart_count, 1);
+        let mut seen = Vec::new();
+        while let Ok(u) = updates.try_recv() {
+            if u.name == "gone" {
+                seen.push(u.state);
+            }
+        }
+        assert_eq!(
+            seen,
+            [ServerState::Connecting, ServerState::Failed, ServerState::Restarting, ServerState::Connecting, ServerState::Failed, ServerState::CrashLoop]
+        );
+        fleet.remove("demo").await.unwrap();
+        assert!(matches!(fleet.info("demo"), Err(Error::UnknownServer { .. })));
+        fleet.close().await;
+        server.abort();
+    }
+}
