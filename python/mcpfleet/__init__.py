@@ -18,6 +18,7 @@ from ._errors import (
     RequestTimeoutError,
     ServerError,
     ServerExitedError,
+    ServerNotFoundError,
     ServerNotRunningError,
     ServerStartError,
     ToolNotFoundError,
@@ -32,6 +33,8 @@ from ._core import (
     ImageContent,
     MCPClientBase,
     MCPClientConfig,
+    MCPServerInfo,
+    McpDiscreteStatusUpdate,
     PendingCall,
     Prompt,
     PromptArgument,
@@ -43,11 +46,13 @@ from ._core import (
     TextContent,
     TextResourceContents,
     Tool,
+    ToolMetadata,
     __version__,
     new_mcp_client_from_type,
 )
 from . import _core
 from ._clients import SSEClient, StdioClient, StreamableHTTPClient
+from ._fleet import Adapter, MCPServer
 
 #: Seconds a stdio server may take to start and answer ``initialize``.
 DEFAULT_STDIO_INIT_TIMEOUT: float = 10.0
@@ -80,6 +85,12 @@ class MCPClient(Protocol):
 atexit.register(_core._at_exit)
 
 __all__ = [
+    "Adapter",
+    "MCPServer",
+    "MCPServerInfo",
+    "McpDiscreteStatusUpdate",
+    "ServerNotFoundError",
+    "ToolMetadata",
     "AudioContent",
     "AuthRequiredError",
     "BlobResourceContents",

@@ -185,7 +185,8 @@ pub struct FleetOptions {
 
 struct Inner {
     slots: Mutex<BTreeMap<String, Arc<Slot>>>,
-    updates: broadcast::Sender<StatusUpdate>,
+    /// Taken at `close()`, which ends every subscriber's stream once it has read the rest.
+    updates: Mutex<Option<broadcast::Sender<StatusUpdate>>>,
     catalog: Mutex<Arc<Catalog>>,
     shutdown: CancellationToken,
     options: FleetOptions,
@@ -209,7 +210,7 @@ impl Fleet {
         Self {
             inner: Arc::new(Inner {
                 slots: Mutex::new(BTreeMap::new()),
-                updates: broadcast::Sender::new(1024),
+                updates: Mutex::new(Some(broadcast::Sender::new(1024))),
                 catalog: Mutex::new(Arc::new(Catalog::default())),
                 shutdown: CancellationToken::new(),
                 options,
@@ -218,7 +219,10 @@ impl Fleet {
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<StatusUpdate> {
-        self.inner.updates.subscribe()
+        match &*self.inner.updates.lock().unwrap() {
+            Some(sender) => sender.subscribe(),
+            None => broadcast::channel(1).1,
+        }
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {
@@ -250,7 +254,7 @@ impl Fleet {
             Arc::new(Slot { name: name.clone(), definition: Mutex::new(Arc::new(definition)), status: Mutex::default(), run: tokio::sync::Mutex::new(None) }),
         );
         drop(slots);
-        let _ = self.inner.updates.send(StatusUpdate { name, state: ServerState::down(kind), process_status: "ProcessInitializing", error: None });
+        self.inner.publish(StatusUpdate { name, state: ServerState::down(kind), process_status: "ProcessInitializing", error: None });
         Ok(())
     }
 
@@ -259,8 +263,10 @@ impl Fleet {
         {
             let slots = self.inner.slots.lock().unwrap();
             let taken: Vec<_> = definitions.iter().filter(|d| slots.contains_key(&d.name)).map(|d| format!("`{}`", d.name)).collect();
-            if !taken.is_empty() {
-                return Err(Error::Config(format!("MCP servers already exist: {}", taken.join(", "))));
+            match taken.as_slice() {
+                [] => {}
+                [one] => return Err(Error::Config(format!("MCP server {one} already exists"))),
+                many => return Err(Error::Config(format!("MCP servers already exist: {}", many.join(", ")))),
             }
         }
         for d in definitions {
@@ -349,6 +355,7 @@ impl Fleet {
             tracing::warn!("some servers did not stop within {limit:?}; their process groups are being killed");
         }
         self.inner.shutdown.cancel();
+        self.inner.updates.lock().unwrap().take();
     }
 
     pub async fn call_tool(&self, public: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<CallToolResult> {
@@ -422,6 +429,12 @@ impl Fleet {
 }
 
 impl Inner {
+    fn publish(&self, update: StatusUpdate) {
+        if let Some(sender) = &*self.updates.lock().unwrap() {
+            let _ = sender.send(update);
+        }
+    }
+
     fn info(&self, slot: &Slot) -> ServerInfo {
         let definition = slot.definition();
         let status = slot.status.lock().unwrap();
@@ -455,7 +468,7 @@ impl Inner {
             (Some(e), _) => tracing::warn!(server = %slot.name, "{}: {e}", state.as_str()),
             (None, _) => tracing::info!(server = %slot.name, "{}", state.as_str()),
         }
-        let _ = self.updates.send(StatusUpdate { name: slot.name.clone(), state, process_status: state.process_status(), error });
+        self.publish(StatusUpdate { name: slot.name.clone(), state, process_status: state.process_status(), error });
     }
 
     async fn start(inner: &Arc<Inner>, slot: Arc<Slot>) -> Result<()> {
@@ -497,7 +510,7 @@ impl Inner {
             let def = slot.definition();
             let prefix = def.prefix();
             let status = slot.status.lock().unwrap();
-            if status.state.is_some_and(ServerState::is_up) {
+            if status.connection.is_some() {
                 for tool in status.tools.iter().filter(|t| def.tools.admits(&t.name)) {
                     tool_items.push((slot.name.clone(), prefix.clone(), tool.name.to_string()));
                     tool_defs.insert((slot.name.clone(), tool.name.to_string()), tool.clone());
@@ -625,7 +638,7 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken, 
                     status.up_since = Some(Instant::now());
                 }
                 inner.rebuild_catalog();
-                let _ = inner.updates.send(StatusUpdate { name: slot.name.clone(), state: ServerState::up(def.kind), process_status: "ProcessRunning", error: None });
+                inner.publish(StatusUpdate { name: slot.name.clone(), state: ServerState::up(def.kind), process_status: "ProcessRunning", error: None });
                 tracing::info!(server = %slot.name, "{}", ServerState::up(def.kind).as_str());
                 if let Some(first) = first.take() {
                     let _ = first.send(Ok(()));
@@ -638,7 +651,6 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken, 
                     status.tools.clear();
                     status.prompts.clear();
                     status.resources.clear();
-                    status.state = Some(ServerState::down(def.kind));
                     status.up_since = None;
                 }
                 inner.rebuild_catalog();

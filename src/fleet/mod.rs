@@ -3,6 +3,7 @@
 pub mod definition;
 pub mod expand;
 pub mod load;
+pub mod management;
 pub mod manager;
 pub mod naming;
 pub mod node;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::python::convert::{json_to_py, object_to_py};
 
-fn to_py_value<'py, T: Serialize>(py: Python<'py>, value: &Option<T>) -> PyResult<Bound<'py, PyAny>> {
+pub fn to_py_value<'py, T: Serialize>(py: Python<'py>, value: &Option<T>) -> PyResult<Bound<'py, PyAny>> {
     match value {
         None => Ok(py.None().into_bound(py)),
         Some(v) => json_to_py(py, &serde_json::to_value(v).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?),
@@ -50,7 +50,7 @@ pub fn py_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     format!("[{}]", items.into_iter().map(py_str).collect::<Vec<_>>().join(", "))
 }
 
-fn short(text: &str) -> String {
+pub fn short(text: &str) -> String {
     if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text.to_string() }
 }
 

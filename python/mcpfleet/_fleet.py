@@ -1,0 +1,129 @@
+"""The fleet: ``Adapter`` (over the Rust core) and the ``MCPServer`` definition class."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any, Callable
+
+from . import _core
+from ._core import McpDiscreteStatusUpdate
+
+__all__ = ["Adapter", "MCPServer"]
+
+_log = logging.getLogger("mcpfleet")
+
+
+@dataclass
+class MCPServer:
+    """One server definition (muster's ``MCPServer`` spec in Python spelling). ``Adapter``
+    methods take it or a plain dict, flat (``{"name": ..., "type": ..., "command": ...}``) or
+    in the document shape (``apiVersion``/``kind``/``metadata``/``spec``)."""
+
+    name: str
+    type: str = "stdio"
+    command: str | None = None
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    tool_prefix: str | None = None
+    auto_start: bool = False
+    timeout: float = 30.0
+    init_timeout: float | None = None
+    ping_interval: float | None = None
+    restart: dict[str, Any] | None = None
+    tools: dict[str, list[str]] | None = None
+    auth: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat definition, leaving out empty fields."""
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "autoStart": self.auto_start, "timeout": self.timeout}
+        optional = {
+            "command": self.command, "args": self.args, "env": self.env, "cwd": self.cwd, "url": self.url,
+            "headers": self.headers, "description": self.description, "toolPrefix": self.tool_prefix,
+            "initTimeout": self.init_timeout, "pingInterval": self.ping_interval, "restart": self.restart,
+            "tools": self.tools, "auth": self.auth,
+        }
+        out.update({k: v for k, v in optional.items() if v not in (None, "", [], {})})
+        return out
+
+    def __repr__(self) -> str:
+        # env and header values may be secrets
+        return (
+            f"MCPServer(name={self.name!r}, type={self.type!r}, command={self.command!r}, args={self.args!r}, "
+            f"env_keys={sorted(self.env)!r}, url={self.url!r}, header_names={sorted(self.headers)!r})"
+        )
+
+
+StatusCallback = Callable[[McpDiscreteStatusUpdate], Any]
+
+
+async def _dispatch(stream: Any, callbacks: list[StatusCallback]) -> None:
+    # Holds the stream and the callbacks, not the Adapter: an unclosed Adapter can still be
+    # collected (which stops its servers and ends this stream).
+    async for update in stream:
+        for callback in list(callbacks):
+            try:
+                result = callback(update)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                _log.exception("on_status callback %r failed", callback)
+
+
+class Adapter(_core.Adapter):
+    __doc__ = _core.Adapter.__doc__
+
+    @classmethod
+    def from_config(cls, path: str | PathLike[str], *, management_tools: bool = False) -> Adapter:
+        """Loads a YAML file (one or many MCPServer documents), a directory in muster's layout
+        (``<dir>/mcpservers/*.yaml|*.yml``) or a desktop client's ``{"mcpServers": ...}`` JSON.
+        Any problem in any file raises ``ConfigError`` listing them all; nothing is registered."""
+        return cls(config=path, management_tools=management_tools)
+
+    def on_status(self, callback: StatusCallback) -> None:
+        """Calls ``callback(update)`` (sync or async) on the event loop for every status change."""
+        state = self._status_state()
+        state["callbacks"].append(callback)
+        self._ensure_dispatcher()
+
+    def _status_state(self) -> dict[str, Any]:
+        try:
+            return self.__dict__["_status"]
+        except KeyError:
+            return self.__dict__.setdefault("_status", {"callbacks": [], "task": None})
+
+    def _ensure_dispatcher(self) -> None:
+        state = self._status_state()
+        if not state["callbacks"] or (state["task"] is not None and not state["task"].done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # started by `async with`
+        state["task"] = loop.create_task(_dispatch(self.status_updates(), state["callbacks"]))
+
+    async def __aenter__(self) -> Adapter:
+        self._ensure_dispatcher()
+        await super().__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> bool:
+        await super().__aexit__(*exc_info)
+        task = self._status_state()["task"]
+        if task is not None:
+            # The stream ends once the updates of the shutdown are delivered.
+            try:
+                await asyncio.wait_for(task, 5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                task.cancel()
+        return False
+
+
+Adapter.__module__ = "mcpfleet"

@@ -1,0 +1,466 @@
+//! The `Adapter` (a fleet of MCP servers) and its result types, over `crate::fleet`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use rmcp::model;
+use tokio::sync::broadcast;
+
+use crate::error::Error;
+use crate::fleet::load::{load_path, load_value};
+use crate::fleet::management;
+use crate::fleet::manager::{Fleet, FleetOptions, ServerInfo, StatusUpdate};
+use crate::python::awaitable::spawn;
+use crate::python::convert::{json_to_py, object_to_py, opt_seconds, py_to_json, py_to_object};
+use crate::python::errors::to_py_err;
+use crate::python::types::{CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, py_opt, py_str, short, to_py_value};
+
+/// A spec from Python: a mapping, or an object with `to_dict()` (such as `mcpfleet.MCPServer`).
+fn spec_json(spec: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    if spec.hasattr("to_dict")? && !spec.is_instance_of::<PyDict>() {
+        return py_to_json(&spec.call_method0("to_dict")?);
+    }
+    py_to_json(spec)
+}
+
+fn definitions(spec: &Bound<'_, PyAny>, label: &str) -> PyResult<Vec<crate::fleet::definition::ServerDefinition>> {
+    load_value(&spec_json(spec)?, label).map_err(|p| to_py_err(Error::Invalid(p)))
+}
+
+/// A fleet of MCP servers: one registry, supervised lifecycles, and all tools under prefixes.
+#[pyclass(module = "mcpfleet._core", subclass, frozen)]
+pub struct Adapter {
+    fleet: Arc<Fleet>,
+    management_tools: bool,
+    started: Arc<AtomicBool>,
+}
+
+#[pymethods]
+impl Adapter {
+    #[new]
+    #[pyo3(signature = (servers = None, *, management_tools = false, config = None))]
+    fn new(py: Python<'_>, servers: Option<&Bound<'_, PyAny>>, management_tools: bool, config: Option<PathBuf>) -> PyResult<Self> {
+        let fleet = Fleet::new(FleetOptions::default());
+        if let Some(path) = config {
+            let defs = py.detach(|| load_path(&path)).map_err(|p| to_py_err(Error::Invalid(p)))?;
+            fleet.add_all(defs).map_err(to_py_err)?;
+        }
+        if let Some(servers) = servers {
+            let mut all = Vec::new();
+            let mut problems = Vec::new();
+            let items: Vec<Bound<'_, PyAny>> = if servers.is_instance_of::<PyList>() || servers.is_instance_of::<pyo3::types::PyTuple>() {
+                servers.try_iter()?.collect::<PyResult<_>>()?
+            } else {
+                vec![servers.clone()]
+            };
+            for (i, item) in items.iter().enumerate() {
+                match load_value(&spec_json(item)?, &format!("servers[{i}]")) {
+                    Ok(mut defs) => all.append(&mut defs),
+                    Err(mut p) => problems.append(&mut p),
+                }
+            }
+            if !problems.is_empty() {
+                return Err(to_py_err(Error::Invalid(problems)));
+            }
+            fleet.add_all(all).map_err(to_py_err)?;
+        }
+        Ok(Self { fleet: Arc::new(fleet), management_tools, started: Arc::default() })
+    }
+
+    /// Starts every autoStart server concurrently. Returns {name: error message or None}.
+    fn start_auto<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let fleet = self.fleet.clone();
+        self.started.store(true, Ordering::Release);
+        spawn(py, async move {
+            let outcomes = fleet.start_auto().await;
+            Ok(outcomes.into_iter().map(|(name, r)| (name, r.err().map(|e| e.to_string()))).collect::<std::collections::BTreeMap<_, _>>())
+        })
+    }
+
+    fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        let fleet = this.fleet.clone();
+        this.started.store(true, Ordering::Release);
+        let me: Py<PyAny> = slf.clone().into_any().unbind();
+        spawn(slf.py(), async move {
+            fleet.start_auto().await;
+            Ok(me)
+        })
+    }
+
+    #[pyo3(signature = (*_exc_info))]
+    fn __aexit__<'py>(&self, py: Python<'py>, _exc_info: &Bound<'py, pyo3::types::PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+        let fleet = self.fleet.clone();
+        spawn(py, async move {
+            fleet.close().await;
+            Ok(false)
+        })
+    }
+
+    /// Stops every server (concurrently, bounded in time).
+    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let fleet = self.fleet.clone();
+        spawn(py, async move {
+            fleet.close().await;
+            Ok(())
+        })
+    }
+
+    /// Registers a server (a dict or an `MCPServer`); once the fleet is started, an autoStart
+    /// server is started too. Returns its `MCPServerInfo` (a failed start shows in `state`/`last_error`).
+    fn create<'py>(&self, py: Python<'py>, spec: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let defs = definitions(spec, "create()")?;
+        let fleet = self.fleet.clone();
+        let start = self.started.load(Ordering::Acquire);
+        spawn(py, async move {
+            let names: Vec<(String, bool)> = defs.iter().map(|d| (d.name.clone(), d.auto_start)).collect();
+            fleet.add_all(defs).map_err(to_py_err)?;
+            for (name, auto) in &names {
+                if start && *auto {
+                    let _ = fleet.start(name).await;
+                }
+            }
+            let infos: Vec<MCPServerInfo> = names.iter().filter_map(|(n, _)| fleet.info(n).ok()).map(MCPServerInfo).collect();
+            Ok(if infos.len() == 1 { OneOrMany::One(infos.into_iter().next().expect("one")) } else { OneOrMany::Many(infos) })
+        })
+    }
+
+    /// Replaces a server's definition; a running server restarts when something that matters
+    /// changed (command, args, env, url, headers, type, timeouts, prefix, auth).
+    fn update<'py>(&self, py: Python<'py>, name: String, spec: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let mut json = spec_json(spec)?;
+        if let Some(map) = json.as_object_mut() {
+            if !map.contains_key("metadata") && !map.contains_key("mcpServers") {
+                map.entry("name").or_insert_with(|| name.clone().into());
+            }
+        }
+        let mut defs = load_value(&json, "update()").map_err(|p| to_py_err(Error::Invalid(p)))?;
+        if defs.len() != 1 {
+            return Err(crate::python::errors::config_error("update() takes exactly one server definition"));
+        }
+        let def = defs.remove(0);
+        let fleet = self.fleet.clone();
+        let start = self.started.load(Ordering::Acquire);
+        spawn(py, async move {
+            fleet.update(&name, def, start).await.map_err(to_py_err)?;
+            fleet.info(&name).map(MCPServerInfo).map_err(to_py_err)
+        })
+    }
+
+    /// Stops and removes a server.
+    fn delete<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        let fleet = self.fleet.clone();
+        spawn(py, async move { fleet.remove(&name).await.map_err(to_py_err) })
+    }
+
+    /// The problems of a definition, as messages (empty when it is valid). Registers nothing.
+    fn validate(&self, spec: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        Ok(match load_value(&spec_json(spec)?, "validate()") {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.iter().map(|p| p.to_string()).collect(),
+        })
+    }
+
+    fn list_mcp_servers(&self) -> Vec<MCPServerInfo> {
+        self.fleet.list().into_iter().map(MCPServerInfo).collect()
+    }
+
+    fn get_mcp_server(&self, name: &str) -> PyResult<MCPServerInfo> {
+        self.fleet.info(name).map(MCPServerInfo).map_err(to_py_err)
+    }
+
+    /// Starts a server and waits for its first attempt (raising its error); the supervisor
+    /// keeps retrying failed starts as the restart policy says.
+    fn start<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        let fleet = self.fleet.clone();
+        spawn(py, async move { fleet.start(&name).await.map_err(to_py_err) })
+    }
+
+    fn stop<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        let fleet = self.fleet.clone();
+        spawn(py, async move { fleet.stop(&name).await.map_err(to_py_err) })
+    }
+
+    fn restart<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        let fleet = self.fleet.clone();
+        spawn(py, async move { fleet.restart(&name).await.map_err(to_py_err) })
+    }
+
+    /// The tools of every running server under their public names (plus the management tools
+    /// when enabled), sorted by name.
+    fn get_tools(&self) -> Vec<ToolMetadata> {
+        let catalog = self.fleet.catalog();
+        let mut tools: Vec<ToolMetadata> =
+            catalog.tools.iter().map(|t| ToolMetadata { name: t.public_name.clone(), server: Some(t.server.clone()), tool: t.tool.clone() }).collect();
+        if self.management_tools {
+            tools.extend(management::tools().into_iter().map(|t| ToolMetadata { name: t.name.to_string(), server: None, tool: t }));
+            tools.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        tools
+    }
+
+    /// Calls a tool by its public name on the server that offers it.
+    #[pyo3(signature = (name, arguments = None, *, timeout = None))]
+    fn execute_tool<'py>(&self, py: Python<'py>, name: String, arguments: Option<Bound<'py, PyAny>>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let arguments = py_to_object(arguments.as_ref(), "arguments")?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        let fleet = self.fleet.clone();
+        let management = self.management_tools;
+        spawn(py, async move {
+            if management {
+                if let Some(result) = management::call(&fleet, &name, arguments.clone()).await {
+                    return Ok(CallToolResult(result));
+                }
+            }
+            fleet.call_tool(&name, arguments, timeout).await.map(CallToolResult).map_err(to_py_err)
+        })
+    }
+
+    /// Prompts of every running server, under public names.
+    fn list_prompts(&self) -> Vec<Prompt> {
+        self.fleet
+            .catalog()
+            .prompts
+            .iter()
+            .map(|p| {
+                let mut prompt: model::Prompt = p.prompt.clone();
+                prompt.name = p.public_name.clone();
+                Prompt(prompt)
+            })
+            .collect()
+    }
+
+    #[pyo3(signature = (name, arguments = None, *, timeout = None))]
+    fn get_prompt<'py>(&self, py: Python<'py>, name: String, arguments: Option<Bound<'py, PyAny>>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let arguments = py_to_object(arguments.as_ref(), "arguments")?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        let fleet = self.fleet.clone();
+        spawn(py, async move { fleet.get_prompt(&name, arguments, timeout).await.map(GetPromptResult).map_err(to_py_err) })
+    }
+
+    /// Resources of every running server, as (server name, Resource) pairs.
+    fn list_resources(&self) -> Vec<(String, Resource)> {
+        self.fleet.catalog().resources.iter().map(|(s, r)| (s.clone(), Resource(r.clone()))).collect()
+    }
+
+    /// Reads a resource from the server that lists it, or from `server`.
+    #[pyo3(signature = (uri, *, server = None, timeout = None))]
+    fn read_resource<'py>(&self, py: Python<'py>, uri: String, server: Option<String>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let timeout = opt_seconds(timeout, "timeout")?;
+        let fleet = self.fleet.clone();
+        spawn(py, async move { fleet.read_resource(&uri, server.as_deref(), timeout).await.map(ReadResourceResult).map_err(to_py_err) })
+    }
+
+    /// Public names that two servers wanted, and what the second one got instead.
+    fn tool_name_collisions(&self) -> Vec<(String, String, String, String)> {
+        self.fleet.catalog().collisions.iter().map(|c| (c.wanted.clone(), c.winner.clone(), c.loser_server.clone(), c.renamed_to.clone())).collect()
+    }
+
+    /// An async iterator of `McpDiscreteStatusUpdate`s from now on.
+    fn status_updates(&self) -> StatusStream {
+        StatusStream { rx: Arc::new(tokio::sync::Mutex::new(self.fleet.subscribe())) }
+    }
+
+    fn __repr__(&self) -> String {
+        let servers = self.fleet.list();
+        let up = servers.iter().filter(|s| s.state.is_up()).count();
+        format!("Adapter(servers={}, running={up}, tools={})", servers.len(), self.fleet.catalog().tools.len())
+    }
+}
+
+/// `create()` returns the info of the one server it created, or a list for a document with many.
+#[derive(IntoPyObject)]
+enum OneOrMany {
+    One(MCPServerInfo),
+    Many(Vec<MCPServerInfo>),
+}
+
+/// Status updates as an async iterator.
+#[pyclass(module = "mcpfleet._core", frozen)]
+pub struct StatusStream {
+    rx: Arc<tokio::sync::Mutex<broadcast::Receiver<StatusUpdate>>>,
+}
+
+#[pymethods]
+impl StatusStream {
+    fn __aiter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let rx = self.rx.clone();
+        spawn(py, async move {
+            let mut rx = rx.lock().await;
+            loop {
+                match rx.recv().await {
+                    Ok(update) => return Ok(McpDiscreteStatusUpdate(update)),
+                    Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!("status updates: {n} were dropped (the consumer is too slow)"),
+                    Err(broadcast::error::RecvError::Closed) => return Err(pyo3::exceptions::PyStopAsyncIteration::new_err(())),
+                }
+            }
+        })
+    }
+}
+
+/// One state change of one fleet server.
+#[pyclass(module = "mcpfleet", frozen)]
+pub struct McpDiscreteStatusUpdate(StatusUpdate);
+
+#[pymethods]
+impl McpDiscreteStatusUpdate {
+    #[getter]
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// "ProcessInitializing", "ProcessStarting", "ProcessRunning", "ProcessExitedWithError" or "ProcessStopped".
+    #[getter]
+    fn process_status(&self) -> &str {
+        self.0.process_status
+    }
+    /// The server state: "Starting", "Running", "Connected", "Failed", "Restarting", "CrashLoop", ...
+    #[getter]
+    fn state(&self) -> &str {
+        self.0.state.as_str()
+    }
+    #[getter]
+    fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "McpDiscreteStatusUpdate(name={}, process_status={}, state={}, error={})",
+            py_str(&self.0.name),
+            py_str(self.0.process_status),
+            py_str(self.0.state.as_str()),
+            py_opt(self.0.error.as_deref().map(short).as_deref())
+        )
+    }
+}
+
+/// A fleet server: its definition (secrets redacted) and how it is doing.
+#[pyclass(module = "mcpfleet", frozen)]
+pub struct MCPServerInfo(ServerInfo);
+
+#[pymethods]
+impl MCPServerInfo {
+    #[getter]
+    fn name(&self) -> &str {
+        &self.0.definition.name
+    }
+    #[getter]
+    fn r#type(&self) -> &str {
+        self.0.definition.kind.as_str()
+    }
+    #[getter]
+    fn state(&self) -> &str {
+        self.0.state.as_str()
+    }
+    #[getter]
+    fn tool_prefix(&self) -> String {
+        self.0.definition.prefix()
+    }
+    #[getter]
+    fn description(&self) -> &str {
+        &self.0.definition.description
+    }
+    #[getter]
+    fn auto_start(&self) -> bool {
+        self.0.definition.auto_start
+    }
+    #[getter]
+    fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+    #[getter]
+    fn tool_count(&self) -> usize {
+        self.0.tool_count
+    }
+    #[getter]
+    fn restart_count(&self) -> u32 {
+        self.0.restart_count
+    }
+    /// Seconds since the server came up, or None when it is not up.
+    #[getter]
+    fn uptime(&self) -> Option<f64> {
+        self.0.uptime.map(|d| d.as_secs_f64())
+    }
+    #[getter]
+    fn pid(&self) -> Option<u32> {
+        self.0.pid
+    }
+    /// The definition as a dict in the flat shape; env and header values are redacted.
+    #[getter]
+    fn definition<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.0.definition.redacted_json())
+    }
+    /// For a server in AuthRequired: {"url", "issuer", "scope", "resource_metadata_url", "www_authenticate"}.
+    #[getter]
+    fn auth_info<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(auth) = &self.0.auth else { return Ok(None) };
+        let c = crate::auth::parse_www_authenticate(&auth.www_authenticate);
+        let value = serde_json::json!({
+            "url": auth.url, "issuer": c.issuer, "scope": c.scope, "resource_metadata_url": c.resource_metadata_url,
+            "www_authenticate": auth.www_authenticate,
+        });
+        json_to_py(py, &value).map(Some)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "MCPServerInfo(name={}, type={}, state={}, tools={}, last_error={})",
+            py_str(&self.0.definition.name),
+            py_str(self.0.definition.kind.as_str()),
+            py_str(self.0.state.as_str()),
+            self.0.tool_count,
+            py_opt(self.0.last_error.as_deref().map(short).as_deref())
+        )
+    }
+}
+
+/// An aggregated tool: its public name, the server that offers it and its own name there.
+#[pyclass(module = "mcpfleet", frozen)]
+pub struct ToolMetadata {
+    name: String,
+    server: Option<String>,
+    tool: model::Tool,
+}
+
+#[pymethods]
+impl ToolMetadata {
+    /// The public name (`{prefix}_{tool}`), what `execute_tool` takes.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+    /// The server's own name for it.
+    #[getter]
+    fn original_name(&self) -> &str {
+        &self.tool.name
+    }
+    /// The fleet server offering it (None for the management tools).
+    #[getter]
+    fn server(&self) -> Option<&str> {
+        self.server.as_deref()
+    }
+    #[getter]
+    fn description(&self) -> Option<&str> {
+        self.tool.description.as_deref()
+    }
+    #[getter]
+    fn input_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        object_to_py(py, &self.tool.input_schema)
+    }
+    #[getter]
+    fn output_schema<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.tool.output_schema.as_ref().map(|s| object_to_py(py, s)).transpose()
+    }
+    #[getter]
+    fn annotations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py_value(py, &self.tool.annotations)
+    }
+    fn __repr__(&self) -> String {
+        format!("ToolMetadata(name={}, server={}, description={})", py_str(&self.name), py_opt(self.server.as_deref()), py_opt(self.tool.description.as_deref().map(short).as_deref()))
+    }
+}

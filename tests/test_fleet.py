@@ -1,0 +1,252 @@
+"""The fleet (`Adapter`) against real servers: the built-in one, the official SDK's, on all
+three transports; crashes, restarts, crash loops, concurrency, collisions, dynamic changes."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import signal
+import sys
+
+import pytest
+
+import mcpfleet
+from conftest import PY, SDK_SERVER, alive, wait_gone
+
+DEMO = {"type": "stdio", "command": PY, "args": ["-m", "mcpfleet.demo_server"]}
+FAST_RESTART = {"initialDelay": 0.05, "factor": 2, "maxDelay": 0.2, "maxRestarts": 3}
+
+
+def demo(name: str, **extra) -> dict:
+    return {"name": name, **DEMO, **extra}
+
+
+async def wait_state(fleet: mcpfleet.Adapter, name: str, *states: str, timeout: float = 15.0) -> mcpfleet.MCPServerInfo:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        info = fleet.get_mcp_server(name)
+        if info.state in states:
+            return info
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{name} stayed {info.state} (last error: {info.last_error}), wanted {states}")
+        await asyncio.sleep(0.02)
+
+
+async def test_three_transports_in_one_fleet(sdk_http, sdk_sse):
+    servers = [
+        demo("demo", autoStart=True),
+        {"name": "sdk-http", "type": "streamable-http", "url": sdk_http, "toolPrefix": "web", "autoStart": True},
+        {"name": "sdk-sse", "type": "sse", "url": sdk_sse, "toolPrefix": "old", "autoStart": True},
+    ]
+    async with mcpfleet.Adapter(servers) as fleet:
+        states = {s.name: s.state for s in fleet.list_mcp_servers()}
+        assert states == {"demo": "Running", "sdk-http": "Connected", "sdk-sse": "Connected"}
+        tools = {t.name: t for t in fleet.get_tools()}
+        assert {"demo_echo", "demo_add", "web_add", "web_echo", "old_add"} <= set(tools)
+        assert tools["web_add"].server == "sdk-http" and tools["web_add"].original_name == "add"
+        assert (await fleet.execute_tool("demo_add", {"a": 2, "b": 3})).structured_content == {"result": 5}
+        assert (await fleet.execute_tool("web_add", {"a": 20, "b": 22})).text == "42"
+        assert (await fleet.execute_tool("old_echo", {"text": "hi"})).text == "hi"
+        prompts = {p.name for p in fleet.list_prompts()}
+        assert {"demo_greet", "web_hello", "old_hello"} <= prompts
+        got = await fleet.get_prompt("web_hello", {"name": "Ada"})
+        assert "Ada" in got.messages[0].content.text
+        resources = fleet.list_resources()
+        assert ("sdk-http", "test://greeting") in [(s, r.uri) for s, r in resources]
+        assert (await fleet.read_resource("demo://greeting")).text.startswith("Hello")
+        assert (await fleet.read_resource("test://greeting", server="sdk-sse")).text == "hello from the SDK"
+        info = fleet.get_mcp_server("demo")
+        assert info.tool_count == len([t for t in tools.values() if t.server == "demo"])
+        assert info.pid and alive(info.pid) and info.uptime >= 0
+        demo_pid = info.pid
+    assert all(s.state in ("Stopped", "Disconnected") for s in fleet.list_mcp_servers())
+    assert wait_gone(demo_pid)
+
+
+async def test_kill_9_mid_call_restarts_and_relists(tmp_path):
+    updates = []
+    async with mcpfleet.Adapter([demo("demo", autoStart=True, restart=FAST_RESTART)]) as fleet:
+        fleet.on_status(updates.append)
+        pid = fleet.get_mcp_server("demo").pid
+        call = asyncio.create_task(fleet.execute_tool("demo_sleep", {"seconds": 30}))
+        await asyncio.sleep(0.3)
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(mcpfleet.ServerExitedError) as e:
+            await call
+        assert e.value.exit_code == -9
+        info = await wait_state(fleet, "demo", "Running")
+        assert info.pid != pid and info.restart_count == 1
+        assert "demo_echo" in {t.name for t in fleet.get_tools()}
+        assert (await fleet.execute_tool("demo_echo", {"text": "back"})).text == "back"
+    seen = [(u.name, u.state, u.process_status) for u in updates]
+    assert ("demo", "Failed", "ProcessExitedWithError") in seen
+    assert ("demo", "Restarting", "ProcessExitedWithError") in seen
+    assert seen.index(("demo", "Restarting", "ProcessExitedWithError")) < seen.index(("demo", "Running", "ProcessRunning"))
+    assert seen[-1] == ("demo", "Stopped", "ProcessStopped")
+
+
+async def test_crash_loop_stops_retrying():
+    crasher = {"name": "crasher", "type": "stdio", "command": "sh", "args": ["-c", "echo dying >&2; exit 3"], "restart": FAST_RESTART}
+    fleet = mcpfleet.Adapter([crasher])
+    try:
+        with pytest.raises(mcpfleet.ServerExitedError) as e:
+            await fleet.start("crasher")
+        assert "dying" in e.value.stderr_tail
+        info = await wait_state(fleet, "crasher", "CrashLoop")
+        assert info.restart_count == 3
+        assert "gave up after 3 restarts" in info.last_error and "exited with status 3" in info.last_error
+        # an explicit start tries again
+        with pytest.raises(mcpfleet.ServerExitedError):
+            await fleet.start("crasher")
+    finally:
+        await fleet.close()
+
+
+async def test_twenty_servers_start_concurrently_despite_a_hang_and_a_missing_command():
+    servers = [demo(f"s{i:02d}", autoStart=True) for i in range(18)]
+    servers.append({"name": "hangs", "type": "stdio", "command": "sh", "args": ["-c", "exec sleep 60"], "initTimeout": 2, "autoStart": True, "restart": {"enabled": False}})
+    servers.append({"name": "missing", "type": "stdio", "command": "/nonexistent/mcp-server", "autoStart": True, "restart": {"enabled": False}})
+    fleet = mcpfleet.Adapter(servers)
+    try:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        outcomes = await fleet.start_auto()
+        elapsed = loop.time() - t0
+        assert outcomes["missing"] and "nonexistent" in outcomes["missing"]
+        assert "timed out" in outcomes["hangs"]
+        assert all(outcomes[f"s{i:02d}"] is None for i in range(18)), outcomes
+        # the hang costs its own timeout, not one per server
+        assert elapsed < 15, elapsed
+        states = {s.name: s.state for s in fleet.list_mcp_servers()}
+        assert states["hangs"] == "Failed" and states["missing"] == "Failed"
+        assert sum(1 for s in states.values() if s == "Running") == 18
+        assert len([t for t in fleet.get_tools() if t.name.endswith("_echo")]) == 18
+    finally:
+        await fleet.close()
+
+
+async def test_stopped_server_tools_leave_and_calls_say_why():
+    async with mcpfleet.Adapter([demo("demo", autoStart=True)]) as fleet:
+        await fleet.stop("demo")
+        assert fleet.get_tools() == []
+        with pytest.raises(mcpfleet.ServerNotRunningError) as e:
+            await fleet.execute_tool("demo_echo", {"text": "x"})
+        assert e.value.server == "demo" and e.value.state == "Stopped"
+        await fleet.start("demo")
+        with pytest.raises(mcpfleet.ToolNotFoundError) as e:
+            await fleet.execute_tool("demo_ecko", {})
+        assert e.value.close_matches[0] == "demo_echo"
+        with pytest.raises(mcpfleet.ServerNotFoundError):
+            await fleet.start("dmeo")
+
+
+async def test_collisions_and_long_names():
+    long_prefix = "p" + "x" * 70
+    servers = [demo("a", toolPrefix="same", autoStart=True), demo("b", toolPrefix="same", autoStart=True), demo("c", toolPrefix=long_prefix, autoStart=True)]
+    async with mcpfleet.Adapter(servers) as fleet:
+        tools = fleet.get_tools()
+        names = [t.name for t in tools]
+        assert len(names) == len(set(names))
+        assert all(len(n) <= 64 for n in names)
+        echo = [t for t in tools if t.original_name == "echo"]
+        assert {t.server for t in echo} == {"a", "b", "c"}
+        assert next(t for t in echo if t.server == "a").name == "same_echo"
+        renamed = next(t for t in echo if t.server == "b").name
+        assert renamed.startswith("same_echo_")
+        assert ("same_echo", "a", "b", renamed) in fleet.tool_name_collisions()
+        assert (await fleet.execute_tool(renamed, {"text": "from b"})).text == "from b"
+        long_echo = next(t for t in echo if t.server == "c").name
+        assert len(long_echo) == 64 and (await fleet.execute_tool(long_echo, {"text": "long"})).text == "long"
+    # the same fleet names its tools the same way next time
+    async with mcpfleet.Adapter(list(reversed(servers))) as again:
+        assert sorted(t.name for t in again.get_tools()) == sorted(names)
+
+
+async def test_tool_filters():
+    async with mcpfleet.Adapter([demo("demo", autoStart=True, tools={"allow": ["e*", "add"], "deny": ["echo"]})]) as fleet:
+        assert sorted(t.original_name for t in fleet.get_tools()) == ["add"]
+
+
+async def test_dynamic_create_update_delete_while_calls_run():
+    async with mcpfleet.Adapter() as fleet:
+        info = await fleet.create(demo("one", autoStart=True))
+        assert info.state == "Running"
+        busy = [asyncio.create_task(fleet.execute_tool("one_add", {"a": i, "b": 0})) for i in range(50)]
+        other = await fleet.create(mcpfleet.MCPServer(name="two", command=PY, args=["-m", "mcpfleet.demo_server"], auto_start=True, tool_prefix="t2"))
+        assert other.state == "Running"
+        assert [r.structured_content["result"] for r in await asyncio.gather(*busy)] == list(range(50))
+        # description only: no restart
+        pid = fleet.get_mcp_server("one").pid
+        await fleet.update("one", demo("one", autoStart=True, description="changed"))
+        assert fleet.get_mcp_server("one").pid == pid
+        # the prefix changes what is published: restart, new names
+        slow = asyncio.create_task(fleet.execute_tool("one_sleep", {"seconds": 5}))
+        await asyncio.sleep(0.2)
+        updated = await fleet.update("one", demo("one", autoStart=True, toolPrefix="uno"))
+        assert updated.state == "Running" and updated.pid != pid
+        with pytest.raises(mcpfleet.MCPFleetError):
+            await slow
+        names = {t.name for t in fleet.get_tools()}
+        assert "uno_echo" in names and "one_echo" not in names and "t2_echo" in names
+        await fleet.delete("two")
+        assert not any(t.server == "two" for t in fleet.get_tools())
+        with pytest.raises(mcpfleet.ServerNotFoundError):
+            fleet.get_mcp_server("two")
+        with pytest.raises(mcpfleet.ConfigError, match="already exists"):
+            await fleet.create(demo("one"))
+
+
+async def test_management_tools_only_when_enabled():
+    async with mcpfleet.Adapter() as fleet:
+        assert not [t for t in fleet.get_tools() if t.name.startswith("mcpserver_")]
+        with pytest.raises(mcpfleet.ToolNotFoundError):
+            await fleet.execute_tool("mcpserver_list", {})
+    async with mcpfleet.Adapter(management_tools=True) as fleet:
+        names = {t.name for t in fleet.get_tools()}
+        assert {"mcpserver_list", "mcpserver_get", "mcpserver_create", "mcpserver_update", "mcpserver_delete", "mcpserver_validate"} <= names
+        r = await fleet.execute_tool("mcpserver_create", {"spec": demo("made", autoStart=True, env={"TOKEN": "s3cret-value"})})
+        assert not r.is_error, r.text
+        assert "s3cret-value" not in r.text
+        assert (await fleet.execute_tool("made_echo", {"text": "made by a tool"})).text == "made by a tool"
+        r = await fleet.execute_tool("mcpserver_list", {})
+        assert r.structured_content["total"] == 1 and r.structured_content["mcpServers"][0]["state"] == "Running"
+        r = await fleet.execute_tool("mcpserver_validate", {"spec": {"name": "bad", "type": "stdio"}})
+        assert r.structured_content["valid"] is False and "command is required" in r.structured_content["problems"][0]
+        r = await fleet.execute_tool("mcpserver_get", {"name": "nope"})
+        assert r.is_error and "no MCP server named `nope`" in r.text
+        r = await fleet.execute_tool("mcpserver_delete", {"name": "made"})
+        assert not r.is_error and fleet.list_mcp_servers() == []
+
+
+async def test_secrets_stay_out_of_info_and_repr():
+    spec = {"name": "remote", "type": "streamable-http", "url": "http://user:pw@127.0.0.1:9/mcp?key=abc", "headers": {"Authorization": "Bearer tok-123"}}
+    fleet = mcpfleet.Adapter([spec, demo("local", env={"API_KEY": "k-456"})])
+    texts = [repr(fleet), repr(mcpfleet.MCPServer(name="x", env={"A": "k-456"}, headers={"H": "tok-123"}))]
+    for info in fleet.list_mcp_servers():
+        texts += [repr(info), str(info.definition)]
+    joined = "\n".join(texts)
+    for secret in ("tok-123", "k-456", "pw@", "abc"):
+        assert secret not in joined, joined
+    await fleet.close()
+
+
+async def test_unclosed_adapter_is_collected_with_its_servers():
+    fleet = mcpfleet.Adapter([demo("demo", autoStart=True)])
+    await fleet.start_auto()
+    pid = fleet.get_mcp_server("demo").pid
+    del fleet
+    gc.collect()
+    assert await asyncio.to_thread(wait_gone, pid), "the server outlived its Adapter"
+
+
+def test_validate_reports_every_problem():
+    fleet = mcpfleet.Adapter()
+    problems = fleet.validate({"name": "x", "type": "stdio", "comand": "uvx", "timeout": 900, "headers": {"A": "b"}})
+    text = "\n".join(problems)
+    assert "unknown field `comand`; did you mean `command`?" in text
+    assert "command is required when type is stdio" in text
+    assert "timeout: must be between 1 and 300 seconds, got 900" in text
+    assert "headers field is only allowed when type is streamable-http or sse" in text
+    assert fleet.validate(demo("ok")) == []
+    assert fleet.list_mcp_servers() == []
