@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import mcpfleet
-from conftest import PY, SDK_SERVER, alive, wait_gone
+from conftest import EVERYTHING, PY, alive, node, wait_gone
 
 DEMO = {"type": "stdio", "command": PY, "args": ["-m", "mcpfleet.demo_server"]}
 FAST_RESTART = {"initialDelay": 0.05, "factor": 2, "maxDelay": 0.2, "maxRestarts": 3}
@@ -38,16 +38,18 @@ async def test_three_transports_in_one_fleet(sdk_http, sdk_sse):
         demo("demo", autoStart=True),
         {"name": "sdk-http", "type": "streamable-http", "url": sdk_http, "toolPrefix": "web", "autoStart": True},
         {"name": "sdk-sse", "type": "sse", "url": sdk_sse, "toolPrefix": "old", "autoStart": True},
+        {"name": "everything", "command": node(), "args": [str(EVERYTHING), "stdio"], "toolPrefix": "ev", "autoStart": True, "initTimeout": 30},
     ]
     async with mcpfleet.Adapter(servers) as fleet:
         states = {s.name: s.state for s in fleet.list_mcp_servers()}
-        assert states == {"demo": "Running", "sdk-http": "Connected", "sdk-sse": "Connected"}
+        assert states == {"demo": "Running", "sdk-http": "Connected", "sdk-sse": "Connected", "everything": "Running"}
         tools = {t.name: t for t in fleet.get_tools()}
         assert {"demo_echo", "demo_add", "web_add", "web_echo", "old_add"} <= set(tools)
         assert tools["web_add"].server == "sdk-http" and tools["web_add"].original_name == "add"
         assert (await fleet.execute_tool("demo_add", {"a": 2, "b": 3})).structured_content == {"result": 5}
         assert (await fleet.execute_tool("web_add", {"a": 20, "b": 22})).text == "42"
         assert (await fleet.execute_tool("old_echo", {"text": "hi"})).text == "hi"
+        assert "Echo: npm" in (await fleet.execute_tool("ev_echo", {"message": "npm"})).text
         prompts = {p.name for p in fleet.list_prompts()}
         assert {"demo_greet", "web_hello", "old_hello"} <= prompts
         got = await fleet.get_prompt("web_hello", {"name": "Ada"})
@@ -238,6 +240,23 @@ async def test_unclosed_adapter_is_collected_with_its_servers():
     del fleet
     gc.collect()
     assert await asyncio.to_thread(wait_gone, pid), "the server outlived its Adapter"
+
+
+async def test_tool_list_changes_are_followed():
+    async with mcpfleet.Adapter([demo("demo", autoStart=True)]) as fleet:
+        assert "demo_extra" not in {t.name for t in fleet.get_tools()}
+        await fleet.execute_tool("demo_toggle_tool", {})
+        for _ in range(250):
+            if "demo_extra" in {t.name for t in fleet.get_tools()}:
+                break
+            await asyncio.sleep(0.02)
+        assert (await fleet.execute_tool("demo_extra", {})).text == "extra"
+        await fleet.execute_tool("demo_toggle_tool", {})
+        for _ in range(250):
+            if "demo_extra" not in {t.name for t in fleet.get_tools()}:
+                break
+            await asyncio.sleep(0.02)
+        assert "demo_extra" not in {t.name for t in fleet.get_tools()}
 
 
 def test_validate_reports_every_problem():

@@ -18,8 +18,12 @@ use serde_json::{Value, json};
 pub const GREETING_URI: &str = "demo://greeting";
 pub const GREETING_TEXT: &str = "Hello from the mcpfleet demo server!";
 
+/// One per session. `toggle_tool` adds or removes the tool `extra` and tells the client
+/// (`notifications/tools/list_changed`), to exercise clients that follow tool-list changes.
 #[derive(Clone, Default)]
-pub struct DemoServer;
+pub struct DemoServer {
+    extra: Arc<std::sync::atomic::AtomicBool>,
+}
 
 fn schema(value: Value) -> Arc<JsonObject> {
     match value {
@@ -53,6 +57,11 @@ fn tools() -> &'static [Tool] {
                 schema(json!({"type": "object", "properties": {"message": {"type": "string"}}})),
             ),
             Tool::new(
+                "toggle_tool",
+                "Adds the tool `extra` (or removes it again) and notifies the client that the tool list changed.",
+                schema(json!({"type": "object", "properties": {}})),
+            ),
+            Tool::new(
                 "stderr",
                 "Writes the given text to the server's stderr.",
                 schema(json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]})),
@@ -79,9 +88,9 @@ fn number_arg(args: &Option<JsonObject>, name: &str) -> Result<f64, ErrorData> {
 
 impl ServerHandler for DemoServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().enable_prompts().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().enable_resources().enable_prompts().build())
             .with_server_info(Implementation::new("mcpfleet-demo", env!("CARGO_PKG_VERSION")))
-            .with_instructions("A demo server: echo, add, sleep, fail and stderr tools; a greeting resource; a greet prompt.")
+            .with_instructions("A demo server: echo, add, sleep, fail, toggle_tool and stderr tools; a greeting resource; a greet prompt.")
     }
 
     async fn list_tools(
@@ -89,7 +98,11 @@ impl ServerHandler for DemoServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(tools().to_vec()))
+        let mut list = tools().to_vec();
+        if self.extra.load(std::sync::atomic::Ordering::Relaxed) {
+            list.push(Tool::new("extra", "Present after `toggle_tool`; answers \"extra\".", schema(json!({"type": "object", "properties": {}}))));
+        }
+        Ok(ListToolsResult::with_all_items(list))
     }
 
     async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
@@ -123,6 +136,12 @@ impl ServerHandler for DemoServer {
                 let message = arg(args, "message").and_then(Value::as_str).unwrap_or("the tool failed, as asked");
                 CallToolResult::error(vec![ContentBlock::text(message)])
             }
+            "toggle_tool" => {
+                let now = !self.extra.fetch_xor(true, std::sync::atomic::Ordering::Relaxed);
+                let _ = context.peer.notify_tool_list_changed().await;
+                text_result(if now { "added extra" } else { "removed extra" })
+            }
+            "extra" if self.extra.load(std::sync::atomic::Ordering::Relaxed) => text_result("extra"),
             "stderr" => {
                 let text = arg(args, "text").and_then(Value::as_str).ok_or_else(|| invalid("argument `text` must be a string".into()))?;
                 eprintln!("{text}");
@@ -185,8 +204,8 @@ impl ServerHandler for DemoServer {
 /// Serves on stdin/stdout until stdin closes.
 pub async fn serve_stdio() -> std::io::Result<()> {
     let service = match stdio_pipes() {
-        Some(pipes) => DemoServer.serve(pipes).await,
-        None => DemoServer.serve(rmcp::transport::stdio()).await,
+        Some(pipes) => DemoServer::default().serve(pipes).await,
+        None => DemoServer::default().serve(rmcp::transport::stdio()).await,
     }
     .map_err(std::io::Error::other)?;
     service.waiting().await.map_err(std::io::Error::other)?;
@@ -213,7 +232,7 @@ pub async fn bind_http(port: u16) -> std::io::Result<(u16, impl Future<Output = 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let port = listener.local_addr()?.port();
     let service: StreamableHttpService<DemoServer, LocalSessionManager> =
-        StreamableHttpService::new(|| Ok(DemoServer), Default::default(), StreamableHttpServerConfig::default());
+        StreamableHttpService::new(|| Ok(DemoServer::default()), Default::default(), StreamableHttpServerConfig::default());
     let serve = async move {
         loop {
             let (stream, _) = listener.accept().await?;
