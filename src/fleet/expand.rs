@@ -48,15 +48,10 @@ pub fn expand_env(text: &str) -> Result<String, String> {
 
 /// Variables referenced without a default that are unset now.
 pub fn missing_variables(text: &str) -> Vec<String> {
-    let mut missing = Vec::new();
-    let mut probe = text.to_string();
-    // Each pass reports one variable; pretend it is set and look again.
-    while let Err(name) = expand(&probe, |n| if missing.iter().any(|m| m == n) { Some("x".into()) } else { std::env::var(n).ok() }) {
-        if missing.contains(&name) {
-            break;
-        }
+    let mut missing: Vec<String> = Vec::new();
+    // Each pass reports one variable; pretend the ones found are set and look again.
+    while let Err(name) = expand(text, |n| if missing.iter().any(|m| m == n) { Some("x".into()) } else { std::env::var(n).ok() }) {
         missing.push(name);
-        probe = text.to_string();
     }
     missing
 }

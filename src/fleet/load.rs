@@ -78,6 +78,21 @@ pub fn load_value(value: &serde_json::Value, label: &str) -> Result<Vec<ServerDe
     if problems.is_empty() { Ok(definitions) } else { Err(problems) }
 }
 
+/// Reads the one definition `update(name, spec)` takes; a flat spec may leave out its name.
+pub fn load_update(name: &str, value: &serde_json::Value, label: &str) -> crate::error::Result<ServerDefinition> {
+    let mut value = value.clone();
+    if let Some(map) = value.as_object_mut() {
+        if !map.contains_key("metadata") && !map.contains_key("mcpServers") {
+            map.entry("name").or_insert_with(|| name.into());
+        }
+    }
+    let mut definitions = load_value(&value, label).map_err(crate::error::Error::Invalid)?;
+    if definitions.len() != 1 {
+        return Err(crate::error::Error::Config(format!("{label} takes exactly one server definition, got {}", definitions.len())));
+    }
+    Ok(definitions.remove(0))
+}
+
 fn origin(label: &str, node: &Node) -> String {
     match node.at {
         Some(at) => format!("{label}:{}", at.line),

@@ -8,7 +8,7 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool};
 use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::fleet::load::load_value;
+use crate::fleet::load::{load_update, load_value};
 use crate::fleet::manager::{Fleet, ServerInfo};
 
 pub const TOOL_NAMES: [&str; 6] = ["mcpserver_list", "mcpserver_get", "mcpserver_create", "mcpserver_update", "mcpserver_delete", "mcpserver_validate"];
@@ -103,22 +103,12 @@ pub async fn call(fleet: &Fleet, tool: &str, args: Option<JsonObject>) -> Option
             },
             "mcpserver_create" => {
                 let defs = load_value(arg(&args, "spec")?, "spec").map_err(|p| Error::Invalid(p).to_string())?;
-                let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
-                let auto: Vec<String> = defs.iter().filter(|d| d.auto_start).map(|d| d.name.clone()).collect();
-                fleet.add_all(defs).map_err(|e| e.to_string())?;
-                for name in &auto {
-                    let _ = fleet.start(name).await;
-                }
-                let infos: Vec<Value> = names.iter().filter_map(|n| fleet.info(n).ok()).map(|i| info_json(&i)).collect();
-                Ok(json!({"created": infos}))
+                let infos = fleet.create(defs, true).await.map_err(|e| e.to_string())?;
+                Ok(json!({"created": infos.iter().map(info_json).collect::<Vec<_>>()}))
             }
             "mcpserver_update" => {
                 let name = name_arg(&args)?;
-                let mut spec = arg(&args, "spec")?.clone();
-                if let Some(map) = spec.as_object_mut() {
-                    map.entry("name").or_insert_with(|| name.clone().into());
-                }
-                let def = load_value(&spec, "spec").map_err(|p| Error::Invalid(p).to_string())?.remove(0);
+                let def = load_update(&name, arg(&args, "spec")?, "spec").map_err(|e| e.to_string())?;
                 let started = fleet.update(&name, def, true).await;
                 let info = fleet.info(&name).map_err(|e| e.to_string())?;
                 let mut value = info_json(&info);

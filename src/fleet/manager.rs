@@ -275,6 +275,18 @@ impl Fleet {
         Ok(())
     }
 
+    /// Registers definitions (all or none) and, when `start_auto`, starts the autoStart ones
+    /// (a failed start shows in the returned state and last error).
+    pub async fn create(&self, definitions: Vec<ServerDefinition>, start_auto: bool) -> Result<Vec<ServerInfo>> {
+        let names: Vec<(String, bool)> = definitions.iter().map(|d| (d.name.clone(), d.auto_start)).collect();
+        self.add_all(definitions)?;
+        if start_auto {
+            let starts = names.iter().filter(|(_, auto)| *auto).map(|(name, _)| self.start(name));
+            futures::future::join_all(starts).await;
+        }
+        Ok(names.iter().filter_map(|(name, _)| self.info(name).ok()).collect())
+    }
+
     pub fn info(&self, name: &str) -> Result<ServerInfo> {
         let slot = self.slot(name)?;
         Ok(self.inner.info(&slot))
@@ -634,12 +646,10 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken, 
                     status.prompts = lists.prompts;
                     status.resources = lists.resources;
                     status.auth = None;
-                    status.state = Some(ServerState::up(def.kind));
                     status.up_since = Some(Instant::now());
                 }
                 inner.rebuild_catalog();
-                inner.publish(StatusUpdate { name: slot.name.clone(), state: ServerState::up(def.kind), process_status: "ProcessRunning", error: None });
-                tracing::info!(server = %slot.name, "{}", ServerState::up(def.kind).as_str());
+                inner.set_state(&slot, ServerState::up(def.kind), None);
                 if let Some(first) = first.take() {
                     let _ = first.send(Ok(()));
                 }

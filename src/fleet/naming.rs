@@ -60,16 +60,15 @@ pub fn assign(items: &[(String, String, String)]) -> (Vec<Named>, Vec<Collision>
     let mut contested = Vec::new();
     for (i, (public, server, original)) in wanted.iter().enumerate() {
         if i > 0 && wanted[i - 1].0 == *public {
-            contested.push((public.clone(), (*server).clone(), (*original).clone(), wanted[i - 1].1.clone()));
+            contested.push((public.clone(), (*server).clone(), (*original).clone()));
             continue;
         }
         taken.insert(public.clone());
         named.push(Named { public: public.clone(), server: (*server).clone(), original: (*original).clone() });
     }
-    for (public, server, original, mut winner) in contested {
-        if let Some(first) = named.iter().find(|n| n.public == public) {
-            winner = first.server.clone();
-        }
+    for (public, server, original) in contested {
+        // The first of a run of equal names went to `named` above.
+        let winner = named.iter().find(|n| n.public == public).map(|n| n.server.clone()).unwrap_or_default();
         let mut salt = 0u32;
         let renamed = loop {
             let base: String = public.chars().take(MAX_NAME_LEN - 9).collect();

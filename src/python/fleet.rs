@@ -10,7 +10,7 @@ use rmcp::model;
 use tokio::sync::broadcast;
 
 use crate::error::Error;
-use crate::fleet::load::{load_path, load_value};
+use crate::fleet::load::{load_path, load_update, load_value};
 use crate::fleet::management;
 use crate::fleet::manager::{Fleet, FleetOptions, ServerInfo, StatusUpdate};
 use crate::python::awaitable::spawn;
@@ -116,32 +116,15 @@ impl Adapter {
         let fleet = self.fleet.clone();
         let start = self.started.load(Ordering::Acquire);
         spawn(py, async move {
-            let names: Vec<(String, bool)> = defs.iter().map(|d| (d.name.clone(), d.auto_start)).collect();
-            fleet.add_all(defs).map_err(to_py_err)?;
-            for (name, auto) in &names {
-                if start && *auto {
-                    let _ = fleet.start(name).await;
-                }
-            }
-            let infos: Vec<MCPServerInfo> = names.iter().filter_map(|(n, _)| fleet.info(n).ok()).map(MCPServerInfo).collect();
-            Ok(if infos.len() == 1 { OneOrMany::One(infos.into_iter().next().expect("one")) } else { OneOrMany::Many(infos) })
+            let mut infos: Vec<MCPServerInfo> = fleet.create(defs, start).await.map_err(to_py_err)?.into_iter().map(MCPServerInfo).collect();
+            Ok(if infos.len() == 1 { OneOrMany::One(infos.remove(0)) } else { OneOrMany::Many(infos) })
         })
     }
 
     /// Replaces a server's definition; a running server restarts when something that matters
     /// changed (command, args, env, url, headers, type, timeouts, prefix, auth).
     fn update<'py>(&self, py: Python<'py>, name: String, spec: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let mut json = spec_json(spec)?;
-        if let Some(map) = json.as_object_mut() {
-            if !map.contains_key("metadata") && !map.contains_key("mcpServers") {
-                map.entry("name").or_insert_with(|| name.clone().into());
-            }
-        }
-        let mut defs = load_value(&json, "update()").map_err(|p| to_py_err(Error::Invalid(p)))?;
-        if defs.len() != 1 {
-            return Err(crate::python::errors::config_error("update() takes exactly one server definition"));
-        }
-        let def = defs.remove(0);
+        let def = load_update(&name, &spec_json(spec)?, "update()").map_err(to_py_err)?;
         let fleet = self.fleet.clone();
         let start = self.started.load(Ordering::Acquire);
         spawn(py, async move {
