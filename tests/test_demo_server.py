@@ -126,3 +126,20 @@ async def test_cancelling_the_task_cancels_the_request():
             await asyncio.sleep(0.02)
         assert "sleep cancelled" in client.get_stderr()
         assert (await client.call_tool("echo", {"text": "ok"})).text == "ok"
+
+
+def test_command_line_and_light_start() -> None:
+    """A fleet of built-in servers is started per process: the server must not import asyncio,
+    typing or logging, and a bad command line says what it expected."""
+    import subprocess
+    import sys
+
+    probe = "import sys, mcpfleet.demo_server; print(sorted({'asyncio', 'typing', 'logging', 'argparse'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out
+    bad = subprocess.run([sys.executable, "-m", "mcpfleet.demo_server", "--http", "x"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "expected no arguments or --http PORT" in bad.stderr and "'--http x'" in bad.stderr
+    # The lazily imported names still resolve, and `dir()` lists them.
+    assert {"Adapter", "MCPServer", "MCPClient"} <= set(dir(mcpfleet)) and mcpfleet.Adapter.__name__ == "Adapter"
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        mcpfleet.Nope  # noqa: B018

@@ -8,7 +8,7 @@ Clients for the three MCP transports share one interface (:class:`MCPClient`):
 from __future__ import annotations
 
 import atexit
-from typing import Any, Protocol, runtime_checkable
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (start-up time)
 
 from ._errors import (
     AuthRequiredError,
@@ -52,7 +52,30 @@ from ._core import (
 )
 from . import _core
 from ._clients import SSEClient, StdioClient, StreamableHTTPClient
-from ._fleet import Adapter, MCPServer
+
+if TYPE_CHECKING:
+    from ._fleet import Adapter, MCPServer
+    from ._protocol import MCPClient
+
+# Imported on first use: they pull in asyncio and typing, which a process that only runs the
+# built-in server (``python -m mcpfleet.demo_server``) never needs.
+_LAZY = {"Adapter": "._fleet", "MCPServer": "._fleet", "MCPClient": "._protocol"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mcpfleet' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 #: Seconds a stdio server may take to start and answer ``initialize``.
 DEFAULT_STDIO_INIT_TIMEOUT: float = 10.0
@@ -60,25 +83,6 @@ DEFAULT_STDIO_INIT_TIMEOUT: float = 10.0
 DEFAULT_CLIENT_ID_KEY: str = "client-id"
 #: Key naming the OAuth client secret where credentials come from a mapping or secret.
 DEFAULT_CLIENT_SECRET_KEY: str = "client-secret"
-
-
-@runtime_checkable
-class MCPClient(Protocol):
-    """What every mcpfleet client offers, whatever its transport."""
-
-    async def initialize(self) -> ServerInfo: ...
-    async def close(self) -> None: ...
-    async def list_tools(self, *, timeout: float | None = None) -> list[Tool]: ...
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None
-    ) -> CallToolResult: ...
-    async def list_resources(self, *, timeout: float | None = None) -> list[Resource]: ...
-    async def read_resource(self, uri: str, *, timeout: float | None = None) -> ReadResourceResult: ...
-    async def list_prompts(self, *, timeout: float | None = None) -> list[Prompt]: ...
-    async def get_prompt(
-        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None
-    ) -> GetPromptResult: ...
-    async def ping(self, *, timeout: float | None = None) -> None: ...
 
 
 # Stdio servers end with the interpreter, also when their clients were never closed.

@@ -8,7 +8,10 @@ Messages never contain header values, environment values or tokens.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (start-up time)
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "MCPFleetError",

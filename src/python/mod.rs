@@ -73,7 +73,12 @@ fn _set_log_level(level: u8) {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    let level: u8 = py.import("logging")?.call_method1("getLogger", ("mcpfleet",))?.call_method0("getEffectiveLevel")?.extract()?;
+    // Without `logging` imported nobody has configured it yet: the level is the default WARNING.
+    // Not importing it here keeps the built-in server's start-up short.
+    let level: u8 = match py.import("sys")?.getattr("modules")?.get_item("logging") {
+        Ok(logging) => logging.call_method1("getLogger", ("mcpfleet",))?.call_method0("getEffectiveLevel")?.extract()?,
+        Err(_) => 30,
+    };
     logging::install(level);
     // pyo3-async-runtimes helpers, where used, share our runtime.
     let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime::runtime());
