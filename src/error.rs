@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::transport::stdio::ExitInfo;
 
 /// Everything that can go wrong talking to an MCP server.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Bad arguments or configuration (unknown transport type, malformed URL or header, ...).

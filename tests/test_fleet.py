@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import mcpfleet
-from conftest import EVERYTHING, PY, alive, node, wait_gone
+from conftest import EVERYTHING, PY, alive, free_port, node, start_server, stop, wait_gone
 
 DEMO = {"type": "stdio", "command": PY, "args": ["-m", "mcpfleet.demo_server"]}
 FAST_RESTART = {"initialDelay": 0.05, "factor": 2, "maxDelay": 0.2, "maxRestarts": 3}
@@ -126,6 +126,74 @@ async def test_twenty_servers_start_concurrently_despite_a_hang_and_a_missing_co
         assert len([t for t in fleet.get_tools() if t.name.endswith("_echo")]) == 18
     finally:
         await fleet.close()
+
+
+async def test_restart_budget_refills_after_a_stable_period():
+    policy = {"initialDelay": 0.05, "maxRestarts": 1, "resetAfter": 1.0}
+    async with mcpfleet.Adapter([demo("demo", autoStart=True, restart=policy)]) as fleet:
+        for expected_count in (1, 2):
+            # Up for longer than resetAfter: the one restart allowed is available again.
+            await asyncio.sleep(1.2)
+            os.kill(fleet.get_mcp_server("demo").pid, signal.SIGKILL)
+            await wait_state(fleet, "demo", "Restarting")
+            info = await wait_state(fleet, "demo", "Running")
+            assert info.restart_count == expected_count
+        # Killed again at once: the budget is spent.
+        os.kill(info.pid, signal.SIGKILL)
+        info = await wait_state(fleet, "demo", "CrashLoop")
+        assert "gave up after 1 restarts" in info.last_error and info.restart_count == 2
+
+
+async def test_update_or_stop_during_a_start():
+    slow = {"name": "slow", "type": "stdio", "command": "sh", "args": ["-c", f"sleep 1; exec {PY} -m mcpfleet.demo_server"]}
+    async with mcpfleet.Adapter([slow]) as fleet:
+        starting = asyncio.create_task(fleet.start("slow"))
+        await wait_state(fleet, "slow", "Starting")
+        # The update restarts the server with the new definition; the waiting start sees that outcome.
+        updated = await fleet.update("slow", demo("slow", toolPrefix="quick"))
+        assert updated.state == "Running"
+        assert (await asyncio.wait_for(starting, 10)).state == "Running"
+        assert "quick_echo" in {t.name for t in fleet.get_tools()}
+        await fleet.update("slow", slow)
+        await fleet.stop("slow")
+        starting = asyncio.create_task(fleet.start("slow"))
+        await wait_state(fleet, "slow", "Starting")
+        await fleet.stop("slow")
+        with pytest.raises(mcpfleet.ServerNotRunningError) as e:
+            await asyncio.wait_for(starting, 10)
+        assert e.value.server == "slow" and "stopped before it was up" in str(e.value)
+
+
+async def test_streamable_http_server_restart_is_followed():
+    """A remote server that restarts forgets its sessions: a quick restart is absorbed by the
+    next request (re-initialization); a long outage is seen by ping, and the fleet reconnects."""
+    port = free_port()
+    argv = [PY, "-m", "mcpfleet.demo_server", "--http", str(port)]
+    server = start_server(argv, port)
+    url = f"http://127.0.0.1:{port}/mcp"
+    # Same server twice: `web` without ping (so the quick restart is certainly met by a call),
+    # `watched` with a short ping (so the outage is certainly seen).
+    servers = [{"name": "web", "type": "streamable-http", "url": url, "autoStart": True, "pingInterval": 0},
+               {"name": "watched", "type": "streamable-http", "url": url, "autoStart": True, "pingInterval": 0.3,
+                "restart": {"initialDelay": 0.1, "maxDelay": 0.3, "maxRestarts": 50}}]
+    try:
+        async with mcpfleet.Adapter(servers) as fleet:
+            assert (await fleet.execute_tool("web_echo", {"text": "one"})).text == "one"
+            stop(server)
+            server = start_server(argv, port)
+            assert (await fleet.execute_tool("web_echo", {"text": "two"})).text == "two"
+            assert fleet.get_mcp_server("web").state == "Connected"
+            await wait_state(fleet, "watched", "Connected")
+            stop(server)
+            await wait_state(fleet, "watched", "Restarting", "Failed", "Connecting")
+            with pytest.raises(mcpfleet.ServerNotRunningError):
+                await fleet.execute_tool("watched_echo", {"text": "down"})
+            server = start_server(argv, port)
+            info = await wait_state(fleet, "watched", "Connected")
+            assert info.restart_count >= 1
+            assert (await fleet.execute_tool("watched_echo", {"text": "three"})).text == "three"
+    finally:
+        stop(server)
 
 
 async def test_stopped_server_tools_leave_and_calls_say_why():

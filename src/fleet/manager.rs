@@ -164,9 +164,24 @@ struct Slot {
     definition: Mutex<Arc<ServerDefinition>>,
     status: Mutex<Status>,
     run: tokio::sync::Mutex<Option<Run>>,
+    /// Callers of `start` waiting for the next outcome (up, or a failed attempt). They stay
+    /// across a restart by `update`/`restart`, and are told when the server is stopped instead.
+    waiters: Mutex<Vec<oneshot::Sender<Result<()>>>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AfterStop {
+    Release,
+    Keep,
 }
 
 impl Slot {
+    fn settle_waiters(&self, outcome: &Result<()>) {
+        for waiter in std::mem::take(&mut *self.waiters.lock().unwrap()) {
+            let _ = waiter.send(outcome.clone());
+        }
+    }
+
     fn definition(&self) -> Arc<ServerDefinition> {
         self.definition.lock().unwrap().clone()
     }
@@ -251,7 +266,7 @@ impl Fleet {
         let kind = definition.kind;
         slots.insert(
             name.clone(),
-            Arc::new(Slot { name: name.clone(), definition: Mutex::new(Arc::new(definition)), status: Mutex::default(), run: tokio::sync::Mutex::new(None) }),
+            Arc::new(Slot { name: name.clone(), definition: Mutex::new(Arc::new(definition)), status: Mutex::default(), run: tokio::sync::Mutex::new(None), waiters: Mutex::default() }),
         );
         drop(slots);
         self.inner.publish(StatusUpdate { name, state: ServerState::down(kind), process_status: "ProcessInitializing", error: None });
@@ -307,13 +322,13 @@ impl Fleet {
     /// Stops a server (its supervisor too). Idempotent.
     pub async fn stop(&self, name: &str) -> Result<()> {
         let slot = self.slot(name)?;
-        self.inner.stop(&slot).await;
+        self.inner.stop(&slot, AfterStop::Release).await;
         Ok(())
     }
 
     pub async fn restart(&self, name: &str) -> Result<()> {
         let slot = self.slot(name)?;
-        self.inner.stop(&slot).await;
+        self.inner.stop(&slot, AfterStop::Keep).await;
         Inner::start(&self.inner, slot).await
     }
 
@@ -339,7 +354,7 @@ impl Fleet {
         let new = slot.definition();
         let supervised = slot.run.lock().await.as_ref().is_some_and(|r| !r.task.is_finished());
         if supervised && old.needs_restart_for(&new) {
-            self.inner.stop(&slot).await;
+            self.inner.stop(&slot, AfterStop::Keep).await;
             return Inner::start(&self.inner, slot).await;
         }
         if !supervised && start_if_auto && new.auto_start && !old.auto_start {
@@ -352,7 +367,7 @@ impl Fleet {
     /// Stops and unregisters a server.
     pub async fn remove(&self, name: &str) -> Result<()> {
         let slot = self.slot(name)?;
-        self.inner.stop(&slot).await;
+        self.inner.stop(&slot, AfterStop::Release).await;
         self.inner.slots.lock().unwrap().remove(name);
         self.inner.rebuild_catalog();
         Ok(())
@@ -362,7 +377,7 @@ impl Fleet {
     pub async fn close(&self) {
         let slots: Vec<_> = self.inner.slots.lock().unwrap().values().cloned().collect();
         let limit = self.inner.options.shutdown_timeout.unwrap_or(SHUTDOWN_TIMEOUT);
-        let stops = futures::future::join_all(slots.iter().map(|s| self.inner.stop(s)));
+        let stops = futures::future::join_all(slots.iter().map(|s| self.inner.stop(s, AfterStop::Release)));
         if tokio::time::timeout(limit, stops).await.is_err() {
             tracing::warn!("some servers did not stop within {limit:?}; their process groups are being killed");
         }
@@ -485,18 +500,24 @@ impl Inner {
 
     async fn start(inner: &Arc<Inner>, slot: Arc<Slot>) -> Result<()> {
         let mut run = slot.run.lock().await;
-        if run.as_ref().is_some_and(|r| !r.task.is_finished()) {
+        let running = run.as_ref().is_some_and(|r| !r.task.is_finished());
+        if running && slot.state().is_up() {
             return Ok(());
         }
-        let (first_tx, first_rx) = oneshot::channel();
-        let stop = inner.shutdown.child_token();
-        let task = tokio::spawn(supervise(inner.clone(), slot.clone(), stop.clone(), first_tx));
-        *run = Some(Run { stop, task });
+        let (tx, rx) = oneshot::channel();
+        slot.waiters.lock().unwrap().push(tx);
+        if !running {
+            let stop = inner.shutdown.child_token();
+            let task = tokio::spawn(supervise(inner.clone(), slot.clone(), stop.clone()));
+            *run = Some(Run { stop, task });
+        }
         drop(run);
-        first_rx.await.unwrap_or(Ok(()))
+        rx.await.unwrap_or_else(|_| Err(Error::NotConnected(format!("server `{}` was closed while starting", slot.name))))
     }
 
-    async fn stop(&self, slot: &Slot) {
+    /// Stops the supervisor. `then` says what becomes of callers waiting in `start`: told that
+    /// the server stopped, or kept for the start that follows (restart, update).
+    async fn stop(&self, slot: &Slot, then: AfterStop) {
         let run = slot.run.lock().await.take();
         if let Some(run) = run {
             run.stop.cancel();
@@ -507,6 +528,10 @@ impl Inner {
         let kind = slot.definition().kind;
         if slot.state() != ServerState::down(kind) {
             self.set_state(slot, ServerState::down(kind), None);
+        }
+        if then == AfterStop::Release {
+            let state = ServerState::down(kind).as_str();
+            slot.settle_waiters(&Err(Error::ServerDown { server: slot.name.clone(), state, last_error: Some("stopped before it was up".into()) }));
         }
     }
 
@@ -615,8 +640,7 @@ async fn fetch_lists(conn: &Connection) -> Result<Lists> {
 }
 
 /// One server's life: start, watch, restart on failure as the policy says, until stopped.
-async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken, first: oneshot::Sender<Result<()>>) {
-    let mut first = Some(first);
+async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken) {
     let mut attempts = 0u32;
     loop {
         let def = slot.definition();
@@ -650,9 +674,7 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken, 
                 }
                 inner.rebuild_catalog();
                 inner.set_state(&slot, ServerState::up(def.kind), None);
-                if let Some(first) = first.take() {
-                    let _ = first.send(Ok(()));
-                }
+                slot.settle_waiters(&Ok(()));
                 let up_at = Instant::now();
                 let failure = watch(&inner, &slot, &conn, &def, &stop).await;
                 {
@@ -679,15 +701,11 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken, 
         if let Error::AuthRequired { url, www_authenticate, .. } = &failure {
             slot.status.lock().unwrap().auth = Some(AuthInfo { url: url.clone(), www_authenticate: www_authenticate.clone() });
             inner.set_state(&slot, ServerState::AuthRequired, Some(message));
-            if let Some(first) = first.take() {
-                let _ = first.send(Err(failure));
-            }
+            slot.settle_waiters(&Err(failure));
             return;
         }
         inner.set_state(&slot, ServerState::Failed, Some(message.clone()));
-        if let Some(first) = first.take() {
-            let _ = first.send(Err(failure));
-        }
+        slot.settle_waiters(&Err(failure));
         if !def.restart.enabled || permanent {
             return;
         }

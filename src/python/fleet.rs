@@ -155,11 +155,14 @@ impl Adapter {
         self.fleet.info(name).map(MCPServerInfo).map_err(to_py_err)
     }
 
-    /// Starts a server and waits for its first attempt (raising its error); the supervisor
-    /// keeps retrying failed starts as the restart policy says.
+    /// Starts a server and waits for the outcome of its next attempt: its info once up, or that
+    /// attempt's error (the supervisor keeps retrying as the restart policy says).
     fn start<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let fleet = self.fleet.clone();
-        spawn(py, async move { fleet.start(&name).await.map_err(to_py_err) })
+        spawn(py, async move {
+            fleet.start(&name).await.map_err(to_py_err)?;
+            fleet.info(&name).map(MCPServerInfo).map_err(to_py_err)
+        })
     }
 
     fn stop<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
@@ -169,7 +172,10 @@ impl Adapter {
 
     fn restart<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let fleet = self.fleet.clone();
-        spawn(py, async move { fleet.restart(&name).await.map_err(to_py_err) })
+        spawn(py, async move {
+            fleet.restart(&name).await.map_err(to_py_err)?;
+            fleet.info(&name).map(MCPServerInfo).map_err(to_py_err)
+        })
     }
 
     /// The tools of every running server under their public names (plus the management tools
@@ -193,7 +199,8 @@ impl Adapter {
         let fleet = self.fleet.clone();
         let management = self.management_tools;
         spawn(py, async move {
-            if management {
+            // The name is checked first so that ordinary calls never copy their arguments.
+            if management && management::TOOL_NAMES.contains(&name.as_str()) {
                 if let Some(result) = management::call(&fleet, &name, arguments.clone()).await {
                     return Ok(CallToolResult(result));
                 }
