@@ -40,6 +40,10 @@ pub enum Error {
     #[error("{url} requires authorization{}", if .www_authenticate.is_empty() { String::new() } else { format!(" (WWW-Authenticate: {})", .www_authenticate) })]
     AuthRequired { url: String, status: u16, www_authenticate: String },
 
+    /// The token provider failed, or gave no token in time; the request was not sent.
+    #[error(transparent)]
+    Token(#[from] crate::auth::TokenError),
+
     /// The client is not connected: never initialized, or closed.
     #[error("{0}")]
     NotConnected(String),

@@ -120,6 +120,26 @@ def everything_sse() -> Iterator[str]:
     stop(proc)
 
 
+PROTECTED_SERVER = str(FIXTURES / "protected_server.py")
+
+
+@pytest.fixture
+def protected_http() -> Iterator[str]:
+    """An SDK server that accepts bearer tokens starting with ``valid-``."""
+    port = free_port()
+    proc = start_server([PY, PROTECTED_SERVER, "http", str(port)], port)
+    yield f"http://127.0.0.1:{port}/mcp"
+    stop(proc)
+
+
+@pytest.fixture
+def protected_sse() -> Iterator[str]:
+    port = free_port()
+    proc = start_server([PY, PROTECTED_SERVER, "sse", str(port)], port)
+    yield f"http://127.0.0.1:{port}/sse"
+    stop(proc)
+
+
 @pytest.fixture
 def demo_http() -> Iterator[str]:
     port = free_port()

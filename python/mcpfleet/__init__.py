@@ -11,6 +11,7 @@ import atexit
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (start-up time)
 
 from ._errors import (
+    AuthError,
     AuthRequiredError,
     ConfigError,
     MCPFleetError,
@@ -21,6 +22,7 @@ from ._errors import (
     ServerNotFoundError,
     ServerNotRunningError,
     ServerStartError,
+    TokenProviderError,
     ToolNotFoundError,
     TransportError,
 )
@@ -51,7 +53,7 @@ from ._core import (
     new_mcp_client_from_type,
 )
 from . import _core
-from ._clients import SSEClient, StdioClient, StreamableHTTPClient
+from ._clients import DynamicAuthClient, SSEClient, StdioClient, StreamableHTTPClient
 
 if TYPE_CHECKING:
     from ._fleet import Adapter, MCPServer
@@ -96,7 +98,10 @@ __all__ = [
     "ServerNotFoundError",
     "ToolMetadata",
     "AudioContent",
+    "AuthError",
     "AuthRequiredError",
+    "DynamicAuthClient",
+    "TokenProviderError",
     "BlobResourceContents",
     "CallToolResult",
     "ConfigError",

@@ -11,7 +11,7 @@ import collections.abc
 
 from . import _core
 
-__all__ = ["StdioClient", "StreamableHTTPClient", "SSEClient"]
+__all__ = ["StdioClient", "StreamableHTTPClient", "SSEClient", "DynamicAuthClient"]
 
 collections.abc.Coroutine.register(_core.PendingCall)
 
@@ -33,3 +33,23 @@ class SSEClient(_core.SSEClient):
 
 for _cls in (StdioClient, StreamableHTTPClient, SSEClient):
     _cls.__module__ = "mcpfleet"
+
+
+class DynamicAuthClient(_core.StreamableHTTPClient):
+    """A streamable-HTTP client whose bearer token comes from ``token_provider`` on every
+    request (POST, GET stream, session DELETE), so a refreshed token is used at once.
+
+    ``token_provider`` is a callable, sync or ``async``, or an object with a
+    ``get_access_token()`` method; it returns the token (without ``Bearer``) or None for no
+    ``Authorization`` header. It runs on the event loop the client is used from, within
+    ``token_timeout`` seconds; when it raises, the request fails with ``TokenProviderError``
+    whose ``__cause__`` is the provider's exception. The other arguments are
+    ``StreamableHTTPClient``'s.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, url: str, token_provider, headers=None, timeout: float = 30.0, **kwargs):
+        if token_provider is None:
+            raise TypeError("DynamicAuthClient needs a token_provider")
+        return super().__new__(cls, url, headers, timeout, token_provider=token_provider, **kwargs)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from os import PathLike
-from typing import Any, Generic, TypeVar, final
+from typing import Any, Generic, Protocol, TypeVar, Union, final
 
 __version__: str
 
 _T = TypeVar("_T")
+
+class _HasAccessToken(Protocol):
+    def get_access_token(self) -> str | None | Awaitable[str | None]: ...
+
+#: Where a remote server's bearer token comes from: called (or its ``get_access_token()``) for
+#: every HTTP request; a str is the token (no ``Bearer`` prefix), None sends none.
+TokenProvider = Union[Callable[[], Union[str, None, Awaitable[Union[str, None]]]], _HasAccessToken]
 
 @final
 class PendingCall(Generic[_T]):
@@ -91,7 +98,12 @@ class StreamableHTTPClient(MCPClientBase):
         client_key: str | PathLike[str] | None = None,
         insecure: bool = False,
         name: str | None = None,
-    ) -> None: ...
+        token_provider: TokenProvider | None = None,
+        token_timeout: float = 10.0,
+    ) -> None:
+        """``token_provider``: a callable (sync or async) or an object with
+        ``get_access_token()`` returning the bearer token (or None) for each request; it runs
+        on the event loop the client is used from, within ``token_timeout`` seconds."""
     async def __aenter__(self) -> StreamableHTTPClient: ...
 
 class SSEClient(MCPClientBase):
@@ -109,6 +121,8 @@ class SSEClient(MCPClientBase):
         client_key: str | PathLike[str] | None = None,
         insecure: bool = False,
         name: str | None = None,
+        token_provider: TokenProvider | None = None,
+        token_timeout: float = 10.0,
     ) -> None: ...
     async def __aenter__(self) -> SSEClient: ...
 
@@ -384,7 +398,16 @@ class ToolMetadata:
 class Adapter:
     """A fleet of MCP servers: one registry, supervised lifecycles, all tools under prefixes."""
 
-    def __init__(self, servers: Any = None, *, management_tools: bool = False, config: str | PathLike[str] | None = None) -> None: ...
+    def __init__(
+        self,
+        servers: Any = None,
+        *,
+        management_tools: bool = False,
+        config: str | PathLike[str] | None = None,
+        token_providers: dict[str, TokenProvider] | None = None,
+    ) -> None:
+        """``servers``: dicts or ``MCPServer``s (a remote one may carry a ``token_provider``);
+        ``token_providers``: token providers by server name (for servers from ``config``)."""
     async def __aenter__(self) -> Adapter: ...
     async def __aexit__(self, *exc_info: object) -> bool: ...
     async def start_auto(self) -> dict[str, str | None]:

@@ -24,7 +24,9 @@ __all__ = [
     "TransportError",
     "ToolNotFoundError",
     "ServerNotRunningError",
+    "AuthError",
     "AuthRequiredError",
+    "TokenProviderError",
 ]
 
 
@@ -116,7 +118,17 @@ class ServerNotFoundError(MCPFleetError, LookupError):
     close_matches: list[str] = []
 
 
-class AuthRequiredError(MCPFleetError):
+class AuthError(MCPFleetError):
+    """Base class of the authorization errors."""
+
+
+class TokenProviderError(AuthError):
+    """The token provider raised, returned something other than a str or None, or gave no
+    token within ``token_timeout``. The request was not sent. The provider's own exception is
+    the ``__cause__``."""
+
+
+class AuthRequiredError(AuthError):
     """The remote server answered 401 (or 403) with a ``WWW-Authenticate`` challenge.
 
     ``url`` is the server, ``status`` the HTTP status; ``issuer``, ``scope`` and

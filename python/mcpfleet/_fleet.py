@@ -40,6 +40,9 @@ class MCPServer:
     restart: dict[str, Any] | None = None
     tools: dict[str, list[str]] | None = None
     auth: dict[str, Any] | None = None
+    #: For remote servers: a callable (sync or async) or an object with ``get_access_token()``
+    #: giving the bearer token for each request (see ``DynamicAuthClient``).
+    token_provider: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The flat definition, leaving out empty fields."""
@@ -57,7 +60,8 @@ class MCPServer:
         # env and header values may be secrets
         return (
             f"MCPServer(name={self.name!r}, type={self.type!r}, command={self.command!r}, args={self.args!r}, "
-            f"env_keys={sorted(self.env)!r}, url={self.url!r}, header_names={sorted(self.headers)!r})"
+            f"env_keys={sorted(self.env)!r}, url={self.url!r}, header_names={sorted(self.headers)!r}"
+            f"{', token_provider=True' if self.token_provider is not None else ''})"
         )
 
 
@@ -81,11 +85,14 @@ class Adapter(_core.Adapter):
     __doc__ = _core.Adapter.__doc__
 
     @classmethod
-    def from_config(cls, path: str | PathLike[str], *, management_tools: bool = False) -> Adapter:
+    def from_config(
+        cls, path: str | PathLike[str], *, management_tools: bool = False, token_providers: dict[str, Any] | None = None
+    ) -> Adapter:
         """Loads a YAML file (one or many MCPServer documents), a directory in muster's layout
         (``<dir>/mcpservers/*.yaml|*.yml``) or a desktop client's ``{"mcpServers": ...}`` JSON.
-        Any problem in any file raises ``ConfigError`` listing them all; nothing is registered."""
-        return cls(config=path, management_tools=management_tools)
+        Any problem in any file raises ``ConfigError`` listing them all; nothing is registered.
+        ``token_providers`` maps remote server names to their token providers."""
+        return cls(config=path, management_tools=management_tools, token_providers=token_providers)
 
     def on_status(self, callback: StatusCallback) -> None:
         """Calls ``callback(update)`` (sync or async) on the event loop for every status change."""

@@ -16,6 +16,7 @@ use rmcp::service::{ClientInitializeError, Peer, RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::InsufficientScopeError;
 use rmcp::{RoleClient, ServiceExt};
 
+use crate::auth::find_token_error;
 use crate::error::{Error, Result};
 use crate::transport::http::{parse_http_url, redact_url};
 use crate::transport::sse::{SseTransport, SseTransportError, error_chain};
@@ -296,6 +297,9 @@ impl Connection {
             }
             ServiceError::Timeout { timeout } => Error::Timeout { operation: describe(method, target), timeout, detail: None },
             ServiceError::TransportSend(ref err) => {
+                if let Some(token) = find_token_error(err.error.as_ref()) {
+                    return Error::Token(token.clone());
+                }
                 if let Some(auth) = auth_error(&e, err.error.as_ref(), &self.options.name) {
                     return auth;
                 }
@@ -393,6 +397,9 @@ fn init_error_remote(e: ClientInitializeError, url: &str) -> Error {
     match e {
         ClientInitializeError::JsonRpcError(data) => server_error("initialize".into(), data),
         ClientInitializeError::TransportError { error, .. } => {
+            if let Some(token) = find_token_error(error.error.as_ref()) {
+                return Error::Token(token.clone());
+            }
             if let Some(auth) = sse_auth_error(error.error.as_ref()) {
                 return auth;
             }

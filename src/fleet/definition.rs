@@ -137,6 +137,8 @@ pub struct ServerDefinition {
     pub tools: ToolFilter,
     /// Where the definition came from, for messages ("servers.yaml:12:3", "create()").
     pub origin: String,
+    /// Bearer tokens from a host-language provider (remote servers; set by the binding).
+    pub tokens: Option<crate::auth::Tokens>,
 }
 
 impl ServerDefinition {
@@ -215,6 +217,7 @@ impl ServerDefinition {
             || self.timeout != new.timeout
             || self.init_timeout != new.init_timeout
             || self.auth != new.auth
+            || self.tokens != new.tokens
             || self.tool_prefix != new.tool_prefix
     }
 }
@@ -659,6 +662,7 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
         ping_interval,
         tools,
         origin: ctx.origin,
+        tokens: None,
     })
 }
 

@@ -353,7 +353,10 @@ impl Fleet {
         let old = std::mem::replace(&mut *slot.definition.lock().unwrap(), Arc::new(definition));
         let new = slot.definition();
         let supervised = slot.run.lock().await.as_ref().is_some_and(|r| !r.task.is_finished());
-        if supervised && old.needs_restart_for(&new) {
+        // A server that gave up (needs authorization, crash loop, failed) gets another chance
+        // with a definition that differs where it matters.
+        let gave_up = matches!(slot.state(), ServerState::AuthRequired | ServerState::CrashLoop | ServerState::Failed);
+        if (supervised || gave_up) && old.needs_restart_for(&new) {
             self.inner.stop(&slot, AfterStop::Keep).await;
             return Inner::start(&self.inner, slot).await;
         }
@@ -614,7 +617,7 @@ pub fn transport_config(def: &ServerDefinition) -> Result<TransportConfig> {
         }
         ServerKind::StreamableHttp | ServerKind::Sse => {
             let url = expand(def.url.as_deref().unwrap_or_default(), "url")?;
-            let options = HttpOptions { headers: expand_pairs(&def.headers, "headers")?, ..HttpOptions::default() };
+            let options = HttpOptions { headers: expand_pairs(&def.headers, "headers")?, tokens: def.tokens.clone(), ..HttpOptions::default() };
             Ok(if def.kind == ServerKind::Sse { TransportConfig::Sse { url, options } } else { TransportConfig::StreamableHttp { url, options } })
         }
     }

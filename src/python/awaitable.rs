@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use pyo3::exceptions::{PyOSError, PyStopIteration};
@@ -26,19 +27,17 @@ use tokio::task::AbortHandle;
 
 use crate::python::runtime;
 
-type Settle = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+/// Work for the loop thread: settling a call, or calling a Python token provider.
+pub type Job = Box<dyn FnOnce(Python<'_>) + Send>;
 
-struct Completion {
-    future: Py<PyAny>,
-    settle: Settle,
-}
-
-/// One per asyncio event loop: the eventfd it watches and the outcomes waiting to be settled.
+/// One per asyncio event loop: the eventfd it watches and the jobs waiting to run there.
 struct LoopBridge {
     eventfd: OwnedFd,
-    pending: Mutex<Vec<Completion>>,
+    pending: Mutex<Vec<Job>>,
     /// The weak reference whose callback unregisters this bridge when the loop is collected.
     loop_ref: Mutex<Option<Py<PyWeakrefReference>>>,
+    /// Set when the loop has been collected: nothing queued here would ever run.
+    gone: AtomicBool,
 }
 
 impl LoopBridge {
@@ -50,14 +49,14 @@ impl LoopBridge {
         }
         // SAFETY: `fd` was just created and is owned by nothing else.
         let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Self { eventfd, pending: Mutex::new(Vec::new()), loop_ref: Mutex::new(None) })
+        Ok(Self { eventfd, pending: Mutex::new(Vec::new()), loop_ref: Mutex::new(None), gone: AtomicBool::new(false) })
     }
 
     /// Called on the runtime thread. One eventfd write per batch, not per result.
-    fn complete(&self, completion: Completion) {
+    fn complete(&self, job: Job) {
         let mut pending = self.pending.lock().unwrap();
         let first = pending.is_empty();
-        pending.push(completion);
+        pending.push(job);
         drop(pending);
         if first {
             let one: u64 = 1;
@@ -73,14 +72,29 @@ impl LoopBridge {
         // SAFETY: reads 8 bytes into a live u64; EAGAIN (nothing to read) is fine.
         unsafe { libc::read(self.eventfd.as_raw_fd(), (&raw mut counter).cast(), 8) };
         let batch = std::mem::take(&mut *self.pending.lock().unwrap());
-        for Completion { future, settle } in batch {
-            let future = future.bind(py);
-            // A future cancelled meanwhile refuses the result (InvalidStateError): nothing to do.
-            let _ = match settle(py) {
-                Ok(value) => future.call_method1(intern!(py, "set_result"), (value,)),
-                Err(err) => future.call_method1(intern!(py, "set_exception"), (err.into_value(py),)),
-            };
+        for job in batch {
+            job(py);
         }
+    }
+}
+
+/// Where jobs reach one event loop's thread (see `LoopHandle::run`).
+#[derive(Clone)]
+pub struct LoopHandle(Arc<LoopBridge>);
+
+impl LoopHandle {
+    /// The running loop's handle; an error outside a running loop.
+    pub fn current(py: Python<'_>) -> PyResult<Self> {
+        bridge_for(&running_loop(py)?).map(Self)
+    }
+
+    /// Runs `job` on the loop's thread, with the GIL, soon. False when the loop is gone.
+    pub fn run(&self, job: Job) -> bool {
+        if self.0.gone.load(Ordering::Acquire) {
+            return false;
+        }
+        self.0.complete(job);
+        true
     }
 }
 
@@ -110,6 +124,7 @@ impl ForgetLoop {
     fn __call__(&self, _reference: &Bound<'_, PyAny>) {
         let bridge = BRIDGES.lock().unwrap().remove(&self.key);
         if let Some(bridge) = bridge {
+            bridge.gone.store(true, Ordering::Release);
             bridge.loop_ref.lock().unwrap().take();
         }
     }
@@ -148,8 +163,14 @@ where
     let target = py_future.clone_ref(py);
     let task = runtime::handle().spawn(async move {
         let outcome = future.await;
-        let settle: Settle = Box::new(move |py| outcome.and_then(|value| value.into_py_any(py)));
-        bridge.complete(Completion { future: target, settle });
+        bridge.complete(Box::new(move |py| {
+            let future = target.bind(py);
+            // A future cancelled meanwhile refuses the result (InvalidStateError): nothing to do.
+            let _ = match outcome.and_then(|value| value.into_py_any(py)) {
+                Ok(value) => future.call_method1(intern!(py, "set_result"), (value,)),
+                Err(err) => future.call_method1(intern!(py, "set_exception"), (err.into_value(py),)),
+            };
+        }));
     });
     Ok(Bound::new(py, PendingCall { future: py_future, abort: task.abort_handle() })?.into_any())
 }

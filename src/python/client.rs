@@ -8,9 +8,11 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::auth::Tokens;
 use crate::client::{ClientOptions, Connection};
 use crate::python::awaitable::spawn;
 use crate::python::convert::{opt_seconds, py_to_object, seconds};
+use crate::python::tokens::PyTokenSource;
 use crate::python::errors::{ServerNotRunningError, config_error, to_py_err};
 use crate::python::types::{py_list, py_str, CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ServerInfo, Tool};
 use crate::transport::http::redact_url;
@@ -25,6 +27,8 @@ struct ClientState {
     lifecycle: tokio::sync::Mutex<()>,
     /// Outlives the connection, so a crashed server's last words stay readable.
     stderr: Mutex<Option<Arc<StderrBuffer>>>,
+    /// A Python token provider; it runs on the loop the client is used from.
+    provider: Option<Arc<PyTokenSource>>,
 }
 
 impl ClientState {
@@ -47,6 +51,10 @@ pub struct ClientBase {
 
 impl ClientBase {
     fn new(config: TransportConfig, options: ClientOptions) -> Self {
+        Self::with_provider(config, options, None)
+    }
+
+    fn with_provider(config: TransportConfig, options: ClientOptions, provider: Option<Arc<PyTokenSource>>) -> Self {
         Self {
             state: Arc::new(ClientState {
                 config,
@@ -54,7 +62,14 @@ impl ClientBase {
                 connection: Mutex::new(None),
                 lifecycle: tokio::sync::Mutex::new(()),
                 stderr: Mutex::new(None),
+                provider,
             }),
+        }
+    }
+
+    fn bind_provider(&self, py: Python<'_>) {
+        if let Some(provider) = &self.state.provider {
+            provider.bind_running_loop(py);
         }
     }
 
@@ -76,14 +91,30 @@ impl ClientBase {
                 py_list(p.env.iter().map(|(k, _)| k.as_str())),
                 py_str(&status)
             ),
-            TransportConfig::StreamableHttp { url, options } => {
-                format!("StreamableHTTPClient(url={}, header_names={}, state={})", py_str(&redact_url(url)), py_list(header_names(options)), py_str(&status))
-            }
-            TransportConfig::Sse { url, options } => {
-                format!("SSEClient(url={}, header_names={}, state={})", py_str(&redact_url(url)), py_list(header_names(options)), py_str(&status))
-            }
+            TransportConfig::StreamableHttp { url, options } => format!(
+                "StreamableHTTPClient(url={}, header_names={}{}, state={})",
+                py_str(&redact_url(url)),
+                py_list(header_names(options)),
+                if options.tokens.is_some() { ", token_provider=True" } else { "" },
+                py_str(&status)
+            ),
+            TransportConfig::Sse { url, options } => format!(
+                "SSEClient(url={}, header_names={}{}, state={})",
+                py_str(&redact_url(url)),
+                py_list(header_names(options)),
+                if options.tokens.is_some() { ", token_provider=True" } else { "" },
+                py_str(&status)
+            ),
         }
     }
+}
+
+/// A Python token provider and the core's view of it (with its timeout).
+pub fn token_source(provider: Option<&Bound<'_, PyAny>>, timeout: f64) -> PyResult<(Option<Arc<PyTokenSource>>, Option<Tokens>)> {
+    let Some(provider) = provider.filter(|p| !p.is_none()) else { return Ok((None, None)) };
+    let source = PyTokenSource::new(provider)?;
+    let tokens = Tokens { source: source.clone(), timeout: seconds(timeout, "token_timeout")? };
+    Ok((Some(source), Some(tokens)))
 }
 
 fn header_names(options: &HttpOptions) -> Vec<&str> {
@@ -118,6 +149,7 @@ impl ClientBase {
     /// Starts (stdio) or reaches (HTTP) the server and performs the MCP handshake.
     /// Returns the server's `ServerInfo`. Calling it again on a connected client is a no-op.
     fn initialize<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.bind_provider(py);
         spawn(py, initialize(self.state.clone()))
     }
 
@@ -132,6 +164,7 @@ impl ClientBase {
     }
 
     fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.get().bind_provider(slf.py());
         let state = slf.get().state.clone();
         let this: Py<PyAny> = slf.clone().into_any().unbind();
         spawn(slf.py(), async move {
@@ -307,9 +340,10 @@ fn http_config(
     client_key: Option<PathBuf>,
     insecure: bool,
     name: Option<String>,
+    tokens: Option<Tokens>,
 ) -> PyResult<(TransportConfig, ClientOptions)> {
     crate::transport::http::parse_http_url(&url).map_err(to_py_err)?;
-    let options = HttpOptions { headers, ca_bundle, client_cert, client_key, insecure, ..HttpOptions::default() };
+    let options = HttpOptions { headers, ca_bundle, client_cert, client_key, insecure, tokens, ..HttpOptions::default() };
     // Fail on bad headers now, not at the first request.
     options.header_map().map_err(to_py_err)?;
     let request_timeout = seconds(timeout, "timeout")?;
@@ -371,7 +405,7 @@ pub struct StreamableHTTPClient;
 #[pymethods]
 impl StreamableHTTPClient {
     #[new]
-    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None))]
+    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         url: String,
@@ -383,10 +417,13 @@ impl StreamableHTTPClient {
         client_key: Option<PathBuf>,
         insecure: bool,
         name: Option<String>,
+        token_provider: Option<&Bound<'_, PyAny>>,
+        token_timeout: f64,
     ) -> PyResult<PyClassInitializer<Self>> {
+        let (provider, tokens) = token_source(token_provider, token_timeout)?;
         let (config, options) =
-            http_config("streamable-http", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name)?;
-        Ok(PyClassInitializer::from(ClientBase::new(config, options)).add_subclass(StreamableHTTPClient))
+            http_config("streamable-http", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name, tokens)?;
+        Ok(PyClassInitializer::from(ClientBase::with_provider(config, options, provider)).add_subclass(StreamableHTTPClient))
     }
 }
 
@@ -397,7 +434,7 @@ pub struct SSEClient;
 #[pymethods]
 impl SSEClient {
     #[new]
-    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None))]
+    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         url: String,
@@ -409,9 +446,12 @@ impl SSEClient {
         client_key: Option<PathBuf>,
         insecure: bool,
         name: Option<String>,
+        token_provider: Option<&Bound<'_, PyAny>>,
+        token_timeout: f64,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let (config, options) = http_config("sse", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name)?;
-        Ok(PyClassInitializer::from(ClientBase::new(config, options)).add_subclass(SSEClient))
+        let (provider, tokens) = token_source(token_provider, token_timeout)?;
+        let (config, options) = http_config("sse", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name, tokens)?;
+        Ok(PyClassInitializer::from(ClientBase::with_provider(config, options, provider)).add_subclass(SSEClient))
     }
 }
 

@@ -17,6 +17,7 @@ import_exception!(mcpfleet._errors, ServerError);
 import_exception!(mcpfleet._errors, TransportError);
 import_exception!(mcpfleet._errors, ServerNotRunningError);
 import_exception!(mcpfleet._errors, AuthRequiredError);
+import_exception!(mcpfleet._errors, TokenProviderError);
 import_exception!(mcpfleet._errors, ToolNotFoundError);
 import_exception!(mcpfleet._errors, ServerNotFoundError);
 
@@ -28,6 +29,8 @@ enum Detail {
     OptInt(Option<i64>),
     Float(f64),
     Json(Option<serde_json::Value>),
+    /// Becomes `__cause__`: the exception a Python callback raised.
+    Cause(Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>),
 }
 
 /// `(message, {attribute: value})`: what the `_errors` classes take.
@@ -50,6 +53,10 @@ impl PyErrArguments for ErrorArgs {
                     Detail::Json(v) => match v {
                         Some(v) => json_to_py(py, &v)?,
                         None => py.None().into_bound(py),
+                    },
+                    Detail::Cause(cause) => match cause.as_deref().and_then(|c| c.downcast_ref::<PyErr>()) {
+                        Some(err) => err.clone_ref(py).into_value(py).into_bound(py).into_any(),
+                        None => continue,
                     },
                 };
                 details.set_item(key, value)?;
@@ -106,6 +113,7 @@ pub fn to_py_err(error: Error) -> PyErr {
         }
         Error::ToolNotFound { suggestions, .. } => ToolNotFoundError::new_err(with(message, vec![("close_matches", Detail::Json(Some(suggestions.into())))])),
         Error::UnknownServer { suggestions, .. } => ServerNotFoundError::new_err(with(message, vec![("close_matches", Detail::Json(Some(suggestions.into())))])),
+        Error::Token(t) => TokenProviderError::new_err(with(message, vec![("__cause__", Detail::Cause(t.cause))])),
         Error::ServerDown { server, state, last_error } => ServerNotRunningError::new_err(with(
             message,
             vec![("server", Detail::Str(server)), ("state", Detail::Str(state.to_string())), ("last_error", Detail::OptStr(last_error))],

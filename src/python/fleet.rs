@@ -1,7 +1,8 @@
 //! The `Adapter` (a fleet of MCP servers) and its result types, over `crate::fleet`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::prelude::*;
@@ -9,25 +10,73 @@ use pyo3::types::{PyDict, PyList};
 use rmcp::model;
 use tokio::sync::broadcast;
 
+use crate::auth::Tokens;
 use crate::error::Error;
+use crate::fleet::definition::ServerDefinition;
 use crate::fleet::load::{load_path, load_update, load_value};
 use crate::fleet::management;
 use crate::fleet::manager::{Fleet, FleetOptions, ServerInfo, StatusUpdate};
 use crate::python::awaitable::spawn;
 use crate::python::convert::{json_to_py, object_to_py, opt_seconds, py_to_json, py_to_object};
-use crate::python::errors::to_py_err;
+use crate::python::errors::{config_error, to_py_err};
+use crate::python::tokens::PyTokenSource;
 use crate::python::types::{CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, py_opt, py_str, short, to_py_value};
 
-/// A spec from Python: a mapping, or an object with `to_dict()` (such as `mcpfleet.MCPServer`).
-fn spec_json(spec: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
-    if spec.hasattr("to_dict")? && !spec.is_instance_of::<PyDict>() {
-        return py_to_json(&spec.call_method0("to_dict")?);
+/// A spec from Python: a mapping, or an object with `to_dict()` (such as `mcpfleet.MCPServer`),
+/// and its token provider (the `token_provider`/`tokenProvider` key or attribute), which stays
+/// a Python object.
+fn spec_parts<'py>(spec: &Bound<'py, PyAny>) -> PyResult<(serde_json::Value, Option<Bound<'py, PyAny>>)> {
+    let py = spec.py();
+    if let Ok(dict) = spec.cast::<PyDict>() {
+        let mut provider = None;
+        let mut plain = None;
+        for key in ["token_provider", "tokenProvider"] {
+            if let Some(value) = dict.get_item(key)? {
+                let copy = plain.get_or_insert(dict.copy()?);
+                copy.del_item(key)?;
+                provider = Some(value);
+            }
+        }
+        return Ok((py_to_json(plain.as_ref().unwrap_or(dict))?, provider.filter(|p| !p.is_none())));
     }
-    py_to_json(spec)
+    if spec.hasattr("to_dict")? {
+        let provider = spec.getattr_opt(pyo3::intern!(py, "token_provider"))?.filter(|p| !p.is_none());
+        return Ok((py_to_json(&spec.call_method0("to_dict")?)?, provider));
+    }
+    Ok((py_to_json(spec)?, None))
 }
 
-fn definitions(spec: &Bound<'_, PyAny>, label: &str) -> PyResult<Vec<crate::fleet::definition::ServerDefinition>> {
-    load_value(&spec_json(spec)?, label).map_err(|p| to_py_err(Error::Invalid(p)))
+type Providers = Mutex<HashMap<String, Arc<PyTokenSource>>>;
+
+/// Records a spec's provider under each of its servers' names, then gives every definition
+/// with a recorded provider its token source. Providers are for remote servers only.
+fn attach_providers(providers: &Providers, defs: &mut [ServerDefinition], provider: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    let mut map = providers.lock().unwrap();
+    if let Some(provider) = provider {
+        let source = PyTokenSource::new(provider)?;
+        for def in defs.iter() {
+            map.insert(def.name.clone(), source.clone());
+        }
+    }
+    for def in defs.iter_mut() {
+        let Some(source) = map.get(&def.name) else { continue };
+        if !def.kind.is_remote() {
+            return Err(config_error(format!(
+                "server `{}`: a token_provider is only for remote servers (streamable-http or sse), not {}",
+                def.name,
+                def.kind.as_str()
+            )));
+        }
+        def.tokens = Some(Tokens::new(source.clone()));
+    }
+    Ok(())
+}
+
+fn definitions(providers: &Providers, spec: &Bound<'_, PyAny>, label: &str) -> PyResult<Vec<ServerDefinition>> {
+    let (json, provider) = spec_parts(spec)?;
+    let mut defs = load_value(&json, label).map_err(|p| to_py_err(Error::Invalid(p)))?;
+    attach_providers(providers, &mut defs, provider.as_ref())?;
+    Ok(defs)
 }
 
 /// A fleet of MCP servers: one registry, supervised lifecycles, and all tools under prefixes.
@@ -36,20 +85,44 @@ pub struct Adapter {
     fleet: Arc<Fleet>,
     management_tools: bool,
     started: Arc<AtomicBool>,
+    /// Token providers by server name (kept across `update()` of that server).
+    providers: Providers,
+}
+
+impl Adapter {
+    /// Token providers run on the loop the fleet is driven from.
+    fn bind_providers(&self, py: Python<'_>) {
+        for provider in self.providers.lock().unwrap().values() {
+            provider.bind_running_loop(py);
+        }
+    }
 }
 
 #[pymethods]
 impl Adapter {
     #[new]
-    #[pyo3(signature = (servers = None, *, management_tools = false, config = None))]
-    fn new(py: Python<'_>, servers: Option<&Bound<'_, PyAny>>, management_tools: bool, config: Option<PathBuf>) -> PyResult<Self> {
+    #[pyo3(signature = (servers = None, *, management_tools = false, config = None, token_providers = None))]
+    fn new(
+        py: Python<'_>,
+        servers: Option<&Bound<'_, PyAny>>,
+        management_tools: bool,
+        config: Option<PathBuf>,
+        token_providers: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
         let fleet = Fleet::new(FleetOptions::default());
+        let providers = Providers::default();
+        if let Some(given) = token_providers {
+            let mut map = providers.lock().unwrap();
+            for (name, provider) in given.iter() {
+                map.insert(name.extract::<String>()?, PyTokenSource::new(&provider)?);
+            }
+        }
+        let mut all = Vec::new();
         if let Some(path) = config {
-            let defs = py.detach(|| load_path(&path)).map_err(|p| to_py_err(Error::Invalid(p)))?;
-            fleet.add_all(defs).map_err(to_py_err)?;
+            all = py.detach(|| load_path(&path)).map_err(|p| to_py_err(Error::Invalid(p)))?;
+            attach_providers(&providers, &mut all, None)?;
         }
         if let Some(servers) = servers {
-            let mut all = Vec::new();
             let mut problems = Vec::new();
             let items: Vec<Bound<'_, PyAny>> = if servers.is_instance_of::<PyList>() || servers.is_instance_of::<pyo3::types::PyTuple>() {
                 servers.try_iter()?.collect::<PyResult<_>>()?
@@ -57,21 +130,26 @@ impl Adapter {
                 vec![servers.clone()]
             };
             for (i, item) in items.iter().enumerate() {
-                match load_value(&spec_json(item)?, &format!("servers[{i}]")) {
-                    Ok(mut defs) => all.append(&mut defs),
+                let (json, provider) = spec_parts(item)?;
+                match load_value(&json, &format!("servers[{i}]")) {
+                    Ok(mut defs) => {
+                        attach_providers(&providers, &mut defs, provider.as_ref())?;
+                        all.append(&mut defs);
+                    }
                     Err(mut p) => problems.append(&mut p),
                 }
             }
             if !problems.is_empty() {
                 return Err(to_py_err(Error::Invalid(problems)));
             }
-            fleet.add_all(all).map_err(to_py_err)?;
         }
-        Ok(Self { fleet: Arc::new(fleet), management_tools, started: Arc::default() })
+        fleet.add_all(all).map_err(to_py_err)?;
+        Ok(Self { fleet: Arc::new(fleet), management_tools, started: Arc::default(), providers })
     }
 
     /// Starts every autoStart server concurrently. Returns {name: error message or None}.
     fn start_auto<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.bind_providers(py);
         let fleet = self.fleet.clone();
         self.started.store(true, Ordering::Release);
         spawn(py, async move {
@@ -82,6 +160,7 @@ impl Adapter {
 
     fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let this = slf.get();
+        this.bind_providers(slf.py());
         let fleet = this.fleet.clone();
         this.started.store(true, Ordering::Release);
         let me: Py<PyAny> = slf.clone().into_any().unbind();
@@ -112,7 +191,8 @@ impl Adapter {
     /// Registers a server (a dict or an `MCPServer`); once the fleet is started, an autoStart
     /// server is started too. Returns its `MCPServerInfo` (a failed start shows in `state`/`last_error`).
     fn create<'py>(&self, py: Python<'py>, spec: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let defs = definitions(spec, "create()")?;
+        let defs = definitions(&self.providers, spec, "create()")?;
+        self.bind_providers(py);
         let fleet = self.fleet.clone();
         let start = self.started.load(Ordering::Acquire);
         spawn(py, async move {
@@ -124,7 +204,10 @@ impl Adapter {
     /// Replaces a server's definition; a running server restarts when something that matters
     /// changed (command, args, env, url, headers, type, timeouts, prefix, auth).
     fn update<'py>(&self, py: Python<'py>, name: String, spec: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let def = load_update(&name, &spec_json(spec)?, "update()").map_err(to_py_err)?;
+        let (json, provider) = spec_parts(spec)?;
+        let mut def = load_update(&name, &json, "update()").map_err(to_py_err)?;
+        attach_providers(&self.providers, std::slice::from_mut(&mut def), provider.as_ref())?;
+        self.bind_providers(py);
         let fleet = self.fleet.clone();
         let start = self.started.load(Ordering::Acquire);
         spawn(py, async move {
@@ -135,13 +218,14 @@ impl Adapter {
 
     /// Stops and removes a server.
     fn delete<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        self.providers.lock().unwrap().remove(&name);
         let fleet = self.fleet.clone();
         spawn(py, async move { fleet.remove(&name).await.map_err(to_py_err) })
     }
 
     /// The problems of a definition, as messages (empty when it is valid). Registers nothing.
     fn validate(&self, spec: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-        Ok(match load_value(&spec_json(spec)?, "validate()") {
+        Ok(match load_value(&spec_parts(spec)?.0, "validate()") {
             Ok(_) => Vec::new(),
             Err(problems) => problems.iter().map(|p| p.to_string()).collect(),
         })
@@ -158,6 +242,7 @@ impl Adapter {
     /// Starts a server and waits for the outcome of its next attempt: its info once up, or that
     /// attempt's error (the supervisor keeps retrying as the restart policy says).
     fn start<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        self.bind_providers(py);
         let fleet = self.fleet.clone();
         spawn(py, async move {
             fleet.start(&name).await.map_err(to_py_err)?;
@@ -171,6 +256,7 @@ impl Adapter {
     }
 
     fn restart<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        self.bind_providers(py);
         let fleet = self.fleet.clone();
         spawn(py, async move {
             fleet.restart(&name).await.map_err(to_py_err)?;

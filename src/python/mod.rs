@@ -7,6 +7,7 @@ mod errors;
 mod fleet;
 mod logging;
 mod runtime;
+mod tokens;
 mod types;
 
 use std::time::Duration;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::auth::Tokens;
 use crate::error::{Error, Result};
 
 /// How to reach a remote MCP server.
@@ -21,6 +22,8 @@ pub struct HttpOptions {
     pub client_key: Option<PathBuf>,
     /// Accept any server certificate. Logged as a warning every time a client is built.
     pub insecure: bool,
+    /// Where each request's bearer token comes from (instead of a fixed `Authorization` header).
+    pub tokens: Option<Tokens>,
 }
 
 impl Default for HttpOptions {
@@ -32,6 +35,7 @@ impl Default for HttpOptions {
             client_cert: None,
             client_key: None,
             insecure: false,
+            tokens: None,
         }
     }
 }
@@ -44,6 +48,7 @@ impl fmt::Debug for HttpOptions {
             .field("ca_bundle", &self.ca_bundle)
             .field("client_cert", &self.client_cert)
             .field("insecure", &self.insecure)
+            .field("token_provider", &self.tokens.is_some())
             .finish()
     }
 }
@@ -162,8 +167,8 @@ mod tests {
         let opts = HttpOptions { headers: vec![("X-Key".into(), "sec\nret".into())], ..Default::default() };
         let msg = opts.header_map().unwrap_err().to_string();
         assert!(msg.contains("X-Key") && !msg.contains("sec"), "{msg}");
-        let dbg = format!("{:?}", HttpOptions { headers: vec![("Authorization".into(), "Bearer tok".into())], ..Default::default() });
-        assert!(!dbg.contains("tok"), "{dbg}");
+        let dbg = format!("{:?}", HttpOptions { headers: vec![("Authorization".into(), "Bearer s3cr3t".into())], ..Default::default() });
+        assert!(!dbg.contains("s3cr3t"), "{dbg}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::http::{HttpOptions, same_origin, www_authenticate};
+use crate::auth::{TokenError, Tokens};
 use crate::error::{Error, Result};
 
 /// Failure of one POST on an established SSE session.
@@ -24,12 +25,15 @@ pub enum SseTransportError {
     Request { url: String, source: reqwest::Error },
     #[error("POST {url} answered HTTP {status}")]
     Status { url: String, status: u16, www_authenticate: String },
+    #[error("{0}")]
+    Token(#[from] TokenError),
 }
 
 pub struct SseTransport {
     http: reqwest::Client,
     headers: HeaderMap,
     post_url: url::Url,
+    tokens: Option<Tokens>,
     rx: mpsc::Receiver<ServerJsonRpcMessage>,
     reader: JoinHandle<()>,
 }
@@ -40,10 +44,14 @@ impl SseTransport {
         let http = options.build_client()?;
         let headers = options.header_map()?;
         let shown = super::http::redact_url(sse_url.as_str());
-        let response = tokio::time::timeout(
-            timeout,
-            http.get(sse_url.clone()).headers(headers.clone()).header(ACCEPT, "text/event-stream").send(),
-        )
+        let tokens = options.tokens.clone();
+        let mut get = http.get(sse_url.clone()).headers(headers.clone()).header(ACCEPT, "text/event-stream");
+        if let Some(tokens) = &tokens {
+            if let Some(token) = tokens.bearer().await? {
+                get = get.bearer_auth(token);
+            }
+        }
+        let response = tokio::time::timeout(timeout, get.send())
         .await
         .map_err(|_| Error::Timeout { operation: format!("connecting to {shown}"), timeout, detail: None })?
         .map_err(|e| Error::Start(format!("cannot connect to SSE server {shown}: {}", error_chain(&e))))?;
@@ -113,7 +121,7 @@ impl SseTransport {
             }
             tracing::debug!(url = %origin, "SSE stream ended");
         });
-        Ok(Self { http, headers, post_url, rx, reader })
+        Ok(Self { http, headers, post_url, tokens, rx, reader })
     }
 }
 
@@ -123,7 +131,15 @@ impl Transport<RoleClient> for SseTransport {
     fn send(&mut self, item: ClientJsonRpcMessage) -> impl Future<Output = Result<(), SseTransportError>> + Send + 'static {
         let request = self.http.post(self.post_url.clone()).headers(self.headers.clone()).json(&item);
         let url = self.post_url.to_string();
+        let tokens = self.tokens.clone();
         async move {
+            let request = match tokens {
+                Some(tokens) => match tokens.bearer().await? {
+                    Some(token) => request.bearer_auth(token),
+                    None => request,
+                },
+                None => request,
+            };
             let response = request.send().await.map_err(|source| SseTransportError::Request { url: url.clone(), source })?;
             let status = response.status();
             if status.is_success() {

@@ -1,21 +1,29 @@
-//! Streamable HTTP: rmcp's client transport with bounded reconnects and session re-initialization.
+//! Streamable HTTP: rmcp's client transport with bounded reconnects and session re-initialization,
+//! over a reqwest client that asks the token source (if any) for a bearer token on every request.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::BoxStream;
+use http::{HeaderName, HeaderValue};
+use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::common::client_side_sse::ExponentialBackoff;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::streamable_http_client::{
+    StreamableHttpClient, StreamableHttpClientTransportConfig, StreamableHttpError, StreamableHttpPostResponse, StreamableHttpResponseLimits,
+};
+use sse_stream::{Error as SseError, Sse};
 
 use super::http::HttpOptions;
+use crate::auth::{TokenError, Tokens};
 use crate::error::Result;
 
 /// Reconnect attempts for a dropped SSE stream before the transport gives up.
 const MAX_RECONNECTS: usize = 5;
 
-pub fn transport(url: &url::Url, options: &HttpOptions) -> Result<StreamableHttpClientTransport<reqwest::Client>> {
-    let client = options.build_client()?;
+pub fn transport(url: &url::Url, options: &HttpOptions) -> Result<StreamableHttpClientTransport<AuthorizedClient>> {
+    let client = AuthorizedClient { http: options.build_client()?, tokens: options.tokens.clone() };
     let headers: HashMap<_, _> = options.header_map()?.into_iter().filter_map(|(k, v)| Some((k?, v))).collect();
     let mut retry = ExponentialBackoff::default();
     retry.max_times = Some(MAX_RECONNECTS);
@@ -26,4 +34,101 @@ pub fn transport(url: &url::Url, options: &HttpOptions) -> Result<StreamableHttp
         .reinit_on_expired_session(true);
     config.retry_config = Arc::new(retry);
     Ok(StreamableHttpClientTransport::with_client(client, config))
+}
+
+/// reqwest, with the bearer token taken from `tokens` for each request (when set).
+#[derive(Clone)]
+pub struct AuthorizedClient {
+    http: reqwest::Client,
+    tokens: Option<Tokens>,
+}
+
+type HttpError = StreamableHttpError<reqwest::Error>;
+
+impl AuthorizedClient {
+    async fn bearer(&self, given: Option<String>) -> std::result::Result<Option<String>, HttpError> {
+        match &self.tokens {
+            None => Ok(given),
+            // An io::Error carries the failure through rmcp to the request that needed the token.
+            Some(tokens) => tokens.bearer().await.map_err(|e: TokenError| StreamableHttpError::Io(std::io::Error::other(e))),
+        }
+    }
+}
+
+impl StreamableHttpClient for AuthorizedClient {
+    type Error = reqwest::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth: Option<String>,
+        headers: HashMap<HeaderName, HeaderValue>,
+    ) -> std::result::Result<StreamableHttpPostResponse, HttpError> {
+        self.post_message_with_response_limits(uri, message, session_id, auth, headers, StreamableHttpResponseLimits::default()).await
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth: Option<String>,
+        headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> std::result::Result<StreamableHttpPostResponse, HttpError> {
+        let mut limits = StreamableHttpResponseLimits::default();
+        limits.max_sse_event_size = max_sse_event_size;
+        self.post_message_with_response_limits(uri, message, session_id, auth, headers, limits).await
+    }
+
+    async fn post_message_with_response_limits(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth: Option<String>,
+        headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> std::result::Result<StreamableHttpPostResponse, HttpError> {
+        let bearer = self.bearer(auth).await?;
+        self.http.post_message_with_response_limits(uri, message, session_id, bearer, headers, limits).await
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        auth: Option<String>,
+        headers: HashMap<HeaderName, HeaderValue>,
+    ) -> std::result::Result<(), HttpError> {
+        let bearer = self.bearer(auth).await?;
+        self.http.delete_session(uri, session_id, bearer, headers).await
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth: Option<String>,
+        headers: HashMap<HeaderName, HeaderValue>,
+    ) -> std::result::Result<BoxStream<'static, std::result::Result<Sse, SseError>>, HttpError> {
+        let bearer = self.bearer(auth).await?;
+        self.http.get_stream(uri, session_id, last_event_id, bearer, headers).await
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth: Option<String>,
+        headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> std::result::Result<BoxStream<'static, std::result::Result<Sse, SseError>>, HttpError> {
+        let bearer = self.bearer(auth).await?;
+        self.http.get_stream_with_max_sse_event_size(uri, session_id, last_event_id, bearer, headers, max_sse_event_size).await
+    }
 }
