@@ -61,6 +61,15 @@ async def test_rejected_token_raises_auth_required(protected_http):
     assert isinstance(err, mcpfleet.AuthError) and err.status == 401
     assert err.resource_metadata_url.endswith("/.well-known/oauth-protected-resource/mcp") and err.has_valid_challenge()
     assert "expired-token" not in str(err)
+    [bearer] = err.challenges
+    assert bearer["scheme"] == "Bearer" and bearer["params"]["error"] == "invalid_token"
+
+
+async def test_insufficient_scope_is_recognised(protected_http):
+    with pytest.raises(mcpfleet.AuthRequiredError) as e:
+        await mcpfleet.DynamicAuthClient(protected_http, lambda: "narrow-token").initialize()
+    assert e.value.status == 403 and e.value.error == "insufficient_scope"
+    assert e.value.error_description == "Required scope: mcp"  # this SDK names the scope only here
 
 
 async def test_provider_failures_are_clear_errors(protected_http):

@@ -144,6 +144,9 @@ class AuthRequiredError(AuthError):
     error: str | None = None
     error_description: str | None = None
     www_authenticate: str = ""
+    #: Every challenge of the header: ``[{"scheme": "Bearer", "params": {"scope": ...}}, ...]``
+    #: (parameter names lower-cased).
+    challenges: list[dict] = []
 
     def has_valid_challenge(self) -> bool:
         """Whether the challenge says where to find the authorization server."""

@@ -196,4 +196,68 @@ mod tests {
             let _ = parse_www_authenticate(s);
         }
     }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn token() -> impl Strategy<Value = String> {
+            "[A-Za-z][A-Za-z0-9_.-]{0,12}"
+        }
+
+        /// A parameter value as a server might send it: any printable ASCII, quoted and escaped.
+        fn quoted(value: &str) -> String {
+            let mut out = String::from("\"");
+            for c in value.chars() {
+                if c == '"' || c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('"');
+            out
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn never_panics_on_any_text(s in any::<String>()) {
+                let _ = parse_www_authenticate(&s);
+            }
+
+            #[test]
+            fn never_panics_on_header_like_bytes(s in "[ -~\t]{0,200}") {
+                let _ = parse_www_authenticate(&s);
+            }
+
+            #[test]
+            fn written_challenges_read_back(
+                challenges in prop::collection::vec((token(), prop::collection::vec((token(), "[ -~]{0,30}", any::<bool>()), 1..5)), 1..4)
+            ) {
+                let header = challenges
+                    .iter()
+                    .map(|(scheme, params)| {
+                        let params: Vec<String> = params
+                            .iter()
+                            .map(|(name, value, bare)| {
+                                // Bare values must be tokens; others are always quoted.
+                                let bare = *bare && !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric());
+                                format!("{name}={}", if bare { value.clone() } else { quoted(value) })
+                            })
+                            .collect();
+                        format!("{scheme} {}", params.join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let parsed = parse_www_authenticate(&header);
+                prop_assert_eq!(parsed.challenges.len(), challenges.len(), "{}", header);
+                for (got, (scheme, params)) in parsed.challenges.iter().zip(&challenges) {
+                    prop_assert_eq!(&got.scheme, scheme);
+                    let want: Vec<(String, String)> = params.iter().map(|(n, v, _)| (n.to_ascii_lowercase(), v.clone())).collect();
+                    prop_assert_eq!(&got.params, &want, "{}", header);
+                }
+            }
+        }
+    }
 }

@@ -71,6 +71,17 @@ fn with(message: String, details: Vec<(&'static str, Detail)>) -> ErrorArgs {
     ErrorArgs { message, details }
 }
 
+/// `[{"scheme": ..., "params": {name: value}}]`, in header order.
+fn challenges_json(challenges: &[crate::auth::Challenge]) -> serde_json::Value {
+    challenges
+        .iter()
+        .map(|c| {
+            let params: serde_json::Map<String, serde_json::Value> = c.params.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+            serde_json::json!({"scheme": c.scheme, "params": params})
+        })
+        .collect()
+}
+
 /// Maps a core error to its exception. Needs no GIL: the exception is built when raised.
 pub fn to_py_err(error: Error) -> PyErr {
     let message = error.to_string();
@@ -131,6 +142,7 @@ pub fn to_py_err(error: Error) -> PyErr {
                     ("error", Detail::OptStr(c.error)),
                     ("error_description", Detail::OptStr(c.error_description)),
                     ("www_authenticate", Detail::Str(www_authenticate)),
+                    ("challenges", Detail::Json(Some(challenges_json(&c.challenges)))),
                 ],
             ))
         }
