@@ -40,6 +40,8 @@ class MCPServer:
     restart: dict[str, Any] | None = None
     tools: dict[str, list[str]] | None = None
     auth: dict[str, Any] | None = None
+    #: For remote servers: ``{"caBundle": path, "clientCert": path, "clientKey": path, "insecure": bool}``.
+    tls: dict[str, Any] | None = None
     #: For remote servers: a callable (sync or async) or an object with ``get_access_token()``
     #: giving the bearer token for each request (see ``DynamicAuthClient``).
     token_provider: Any = None
@@ -51,7 +53,7 @@ class MCPServer:
             "command": self.command, "args": self.args, "env": self.env, "cwd": self.cwd, "url": self.url,
             "headers": self.headers, "description": self.description, "toolPrefix": self.tool_prefix,
             "initTimeout": self.init_timeout, "pingInterval": self.ping_interval, "restart": self.restart,
-            "tools": self.tools, "auth": self.auth,
+            "tools": self.tools, "auth": self.auth, "tls": self.tls,
         }
         out.update({k: v for k, v in optional.items() if v not in (None, "", [], {})})
         return out

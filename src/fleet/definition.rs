@@ -112,6 +112,15 @@ fn glob_match(pattern: &str, text: &str) -> bool {
     true
 }
 
+/// File paths (PEM) and the explicit switch that turns certificate checks off.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TlsOptions {
+    pub ca_bundle: Option<String>,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    pub insecure: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerDefinition {
     pub name: String,
@@ -135,6 +144,8 @@ pub struct ServerDefinition {
     /// `None`: no periodic ping.
     pub ping_interval: Option<Duration>,
     pub tools: ToolFilter,
+    /// TLS of a remote server: extra trusted CAs, client certificate (mTLS), no verification.
+    pub tls: TlsOptions,
     /// Where the definition came from, for messages ("servers.yaml:12:3", "create()").
     pub origin: String,
     /// Bearer tokens from a host-language provider (remote servers; set by the binding).
@@ -201,6 +212,10 @@ impl ServerDefinition {
         if self.tools != ToolFilter::default() {
             m.insert("tools".into(), serde_json::json!({ "allow": self.tools.allow, "deny": self.tools.deny }));
         }
+        if self.tls != TlsOptions::default() {
+            let t = &self.tls;
+            m.insert("tls".into(), serde_json::json!({ "caBundle": t.ca_bundle, "clientCert": t.client_cert, "clientKey": t.client_key, "insecure": t.insecure }));
+        }
         serde_json::Value::Object(m)
     }
 
@@ -218,6 +233,7 @@ impl ServerDefinition {
             || self.init_timeout != new.init_timeout
             || self.auth != new.auth
             || self.tokens != new.tokens
+            || self.tls != new.tls
             || self.tool_prefix != new.tool_prefix
     }
 }
@@ -284,7 +300,15 @@ const FIELDS: &[(&str, &[&str])] = &[
     ("restart", &["restart", "restartPolicy", "restart_policy"]),
     ("pingInterval", &["pingInterval", "ping_interval"]),
     ("tools", &["tools"]),
+    ("tls", &["tls"]),
     ("family", &["family"]),
+];
+
+const TLS_FIELDS: &[(&str, &[&str])] = &[
+    ("caBundle", &["caBundle", "ca_bundle"]),
+    ("clientCert", &["clientCert", "client_cert"]),
+    ("clientKey", &["clientKey", "client_key"]),
+    ("insecure", &["insecure"]),
 ];
 
 const RESTART_FIELDS: &[(&str, &[&str])] = &[
@@ -578,6 +602,7 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
     });
     let restart = get("restart").map(|(key, node)| read_restart(node, &path(key), problems)).unwrap_or_default();
     let tools = get("tools").map(|(key, node)| read_tools(node, &path(key), problems)).unwrap_or_default();
+    let tls = get("tls").map(|(key, node)| read_tls(node, &path(key), problems)).unwrap_or_default();
     if let Some((key, _)) = get("family") {
         problems.add(key.at, path(key), "families are not supported; give each server its own toolPrefix");
     }
@@ -592,8 +617,10 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
                 if let Some((key, _)) = get("url") {
                     problems.add(key.at, path(key), "url is only allowed when type is streamable-http or sse");
                 }
-                if let Some((key, _)) = get("headers") {
-                    problems.add(key.at, path(key), "headers field is only allowed when type is streamable-http or sse");
+                for field in ["headers", "tls"] {
+                    if let Some((key, _)) = get(field) {
+                        problems.add(key.at, path(key), format!("{field} field is only allowed when type is streamable-http or sse"));
+                    }
                 }
                 if let Some((key, node)) = get("auth") {
                     if node.get("type").and_then(Node::as_str).is_some_and(|t| t != "none") {
@@ -608,6 +635,11 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
                 for field in ["command", "args", "env", "cwd"] {
                     if let Some((key, _)) = get(field) {
                         problems.add(key.at, path(key), format!("{field} field is only allowed when type is stdio"));
+                    }
+                }
+                if tls.client_key.is_some() && tls.client_cert.is_none() {
+                    if let Some((key, _)) = get("tls") {
+                        problems.add(key.at, format!("{}.clientKey", path(key)), "clientKey needs clientCert");
                     }
                 }
             }
@@ -661,6 +693,7 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
         restart,
         ping_interval,
         tools,
+        tls,
         origin: ctx.origin,
         tokens: None,
     })
@@ -727,6 +760,35 @@ fn read_restart(node: &Node, path: &str, problems: &mut Problems) -> RestartPoli
         }
     }
     policy
+}
+
+fn read_tls(node: &Node, path: &str, problems: &mut Problems) -> TlsOptions {
+    let mut tls = TlsOptions::default();
+    let Some(entries) = node.as_map() else {
+        problems.add(node.at, path, format!("expected a mapping with caBundle, clientCert, clientKey or insecure, found {}", node.kind_name()));
+        return tls;
+    };
+    for (key, value) in entries {
+        let field = join(path, &key.name);
+        let file = |problems: &mut Problems| match value.as_str() {
+            Some(p) if !p.trim().is_empty() => Some(p.to_string()),
+            _ => {
+                problems.add(value.at, field.clone(), format!("expected a file path, found {}", value.kind_name()));
+                None
+            }
+        };
+        match canonical(TLS_FIELDS, &key.name) {
+            Some("caBundle") => tls.ca_bundle = file(problems),
+            Some("clientCert") => tls.client_cert = file(problems),
+            Some("clientKey") => tls.client_key = file(problems),
+            Some("insecure") => match value.value {
+                Value::Bool(b) => tls.insecure = b,
+                _ => problems.add(value.at, field, format!("expected true or false, found {}", value.kind_name())),
+            },
+            _ => unknown_field(problems, key, field, TLS_FIELDS),
+        }
+    }
+    tls
 }
 
 fn read_tools(node: &Node, path: &str, problems: &mut Problems) -> ToolFilter {

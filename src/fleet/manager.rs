@@ -617,7 +617,15 @@ pub fn transport_config(def: &ServerDefinition) -> Result<TransportConfig> {
         }
         ServerKind::StreamableHttp | ServerKind::Sse => {
             let url = expand(def.url.as_deref().unwrap_or_default(), "url")?;
-            let options = HttpOptions { headers: expand_pairs(&def.headers, "headers")?, tokens: def.tokens.clone(), ..HttpOptions::default() };
+            let options = HttpOptions {
+                headers: expand_pairs(&def.headers, "headers")?,
+                tokens: def.tokens.clone(),
+                ca_bundle: def.tls.ca_bundle.as_ref().map(Into::into),
+                client_cert: def.tls.client_cert.as_ref().map(Into::into),
+                client_key: def.tls.client_key.as_ref().map(Into::into),
+                insecure: def.tls.insecure,
+                ..HttpOptions::default()
+            };
             Ok(if def.kind == ServerKind::Sse { TransportConfig::Sse { url, options } } else { TransportConfig::StreamableHttp { url, options } })
         }
     }
