@@ -18,28 +18,13 @@ import asyncio
 import gc
 import statistics
 import sys
-import time
 from contextlib import AsyncExitStack
 
 import mcpfleet
+from stdio_client import in_flight as rate  # calls per second with `width` in flight
 
 SERVER = [sys.executable, "-m", "mcpfleet.demo_server"]
 ARGS = {"text": "hello"}
-
-
-async def rate(call, calls: int, width: int) -> float:
-    """Calls per second with `width` calls always in flight."""
-    remaining = calls
-
-    async def worker():
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await call()
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(width)))
-    return calls / (time.perf_counter() - t0)
 
 
 async def routing(calls: int, rounds: int) -> None:
