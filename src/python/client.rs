@@ -91,15 +91,9 @@ impl ClientBase {
                 py_list(p.env.iter().map(|(k, _)| k.as_str())),
                 py_str(&status)
             ),
-            TransportConfig::StreamableHttp { url, options } => format!(
-                "StreamableHTTPClient(url={}, header_names={}{}, state={})",
-                py_str(&redact_url(url)),
-                py_list(header_names(options)),
-                if options.tokens.is_some() { ", token_provider=True" } else { "" },
-                py_str(&status)
-            ),
-            TransportConfig::Sse { url, options } => format!(
-                "SSEClient(url={}, header_names={}{}, state={})",
+            TransportConfig::StreamableHttp { url, options } | TransportConfig::Sse { url, options } => format!(
+                "{}(url={}, header_names={}{}, state={})",
+                if matches!(state.config, TransportConfig::Sse { .. }) { "SSEClient" } else { "StreamableHTTPClient" },
                 py_str(&redact_url(url)),
                 py_list(header_names(options)),
                 if options.tokens.is_some() { ", token_provider=True" } else { "" },
