@@ -15,6 +15,7 @@ from ._errors import (
     AuthRequiredError,
     ConfigError,
     MCPFleetError,
+    OAuthError,
     ProtocolError,
     RequestTimeoutError,
     ServerError,
@@ -35,8 +36,10 @@ from ._core import (
     ImageContent,
     MCPClientBase,
     MCPClientConfig,
+    FileTokenStore,
     MCPServerInfo,
     McpDiscreteStatusUpdate,
+    OAuth,
     PendingCall,
     Prompt,
     PromptArgument,
@@ -81,7 +84,8 @@ def __dir__() -> list[str]:
 
 #: Seconds a stdio server may take to start and answer ``initialize``.
 DEFAULT_STDIO_INIT_TIMEOUT: float = 10.0
-#: Key naming the OAuth client id where credentials come from a mapping or secret.
+#: Key naming the OAuth client id where credentials come from a mapping or secret
+#: (``OAuth(credentials=...)``, ``auth.credentialsFile`` in a definition).
 DEFAULT_CLIENT_ID_KEY: str = "client-id"
 #: Key naming the OAuth client secret where credentials come from a mapping or secret.
 DEFAULT_CLIENT_SECRET_KEY: str = "client-secret"
@@ -102,6 +106,9 @@ __all__ = [
     "AuthRequiredError",
     "DynamicAuthClient",
     "TokenProviderError",
+    "OAuth",
+    "OAuthError",
+    "FileTokenStore",
     "BlobResourceContents",
     "CallToolResult",
     "ConfigError",

@@ -17,6 +17,84 @@ class _HasAccessToken(Protocol):
 #: every HTTP request; a str is the token (no ``Bearer`` prefix), None sends none.
 TokenProvider = Union[Callable[[], Union[str, None, Awaitable[Union[str, None]]]], _HasAccessToken]
 
+class _TokenStore(Protocol):
+    """A token store: each method may be sync or ``async``. The record is the dict
+    `FileTokenStore` writes (``client_id``, ``token_response``, ``granted_scopes``,
+    ``token_received_at``, ``issuer``, ``expires_at``, ``version``)."""
+
+    def load(self) -> dict[str, Any] | None | Awaitable[dict[str, Any] | None]: ...
+    def save(self, record: dict[str, Any], /) -> None | Awaitable[None]: ...
+    def clear(self) -> None | Awaitable[None]: ...
+
+@final
+class FileTokenStore:
+    """Tokens in one JSON file, written atomically (a temporary file renamed over the old one)
+    with mode 0600. It keeps the refresh token and the absolute expiry (``expires_at``), so a
+    restarted process refreshes instead of asking the user to log in again."""
+
+    def __init__(self, path: str | PathLike[str]) -> None: ...
+    @property
+    def path(self) -> PathLike[str]: ...
+
+@final
+class OAuth:
+    """How a remote server's client gets OAuth 2.1 tokens (the MCP authorization spec).
+
+    On a 401, mcpfleet discovers the authorization server (protected-resource metadata from the
+    challenge or the well-known paths, then RFC 8414 / OpenID metadata), identifies the client
+    (``client_id`` if pre-registered, else ``client_metadata_url`` when the server supports
+    client ID metadata documents, else dynamic registration), and gets a token: with
+    ``grant="authorization_code"`` by PKCE (S256) with the ``resource`` parameter, the user
+    authorizing in a browser; with ``"client_credentials"`` using ``client_secret`` (basic or
+    post, as the server supports); with ``"private_key_jwt"`` (or ``client_credentials`` and a
+    ``private_key``) by a signed JWT. Tokens are refreshed shortly before they expire and once
+    after a 401; a 403 ``insufficient_scope`` asks the user for the wider scope (at most 3
+    times). ``scopes``: a list or space-separated str; empty lets the server's challenge and
+    metadata choose. ``credentials``: a mapping (such as a Kubernetes secret's data) holding
+    the client ID and secret under ``client_id_key`` / ``client_secret_key``.
+
+    The user's part: ``authorize(url)`` (sync or async) gets the authorization URL and returns
+    the URL the browser was redirected to (headless; the redirect URI is ``redirect_uri`` or
+    ``http://127.0.0.1/callback``). Without it, mcpfleet opens a browser (``open_browser``) and
+    catches the redirect on a loopback port (``redirect_uri`` must then be
+    ``http://127.0.0.1:PORT/...`` or left None for any free port); the URL is also logged.
+    A direct client logs in when needed (during ``initialize()`` with ``login_timeout``; later
+    inside the request that met the 401); a fleet server goes to ``AuthRequired`` until
+    ``Adapter.login(name)``.
+
+    ``store``: where tokens live: None (memory), a `FileTokenStore` or a path, or an object with
+    ``load()``, ``save(record)`` and ``clear()``. Secrets and tokens never appear in ``repr()``,
+    logs or errors."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        scopes: str | list[str] | None = None,
+        grant: str = "authorization_code",
+        redirect_uri: str | None = None,
+        client_metadata_url: str | None = None,
+        client_name: str = "mcpfleet",
+        private_key: str | bytes | PathLike[str] | None = None,
+        signing_algorithm: str = "ES256",
+        credentials: Any | None = None,
+        client_id_key: str = "client-id",
+        client_secret_key: str = "client-secret",
+        store: FileTokenStore | str | PathLike[str] | _TokenStore | None = None,
+        authorize: Callable[[str], str | Awaitable[str]] | None = None,
+        open_browser: bool = True,
+        login_timeout: float = 300.0,
+    ) -> None: ...
+    @property
+    def grant(self) -> str: ...
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def scopes(self) -> list[str]: ...
+    @property
+    def redirect_uri(self) -> str | None: ...
+
 @final
 class PendingCall(Generic[_T]):
     """What every async client method returns: an operation already running in the core.
@@ -100,10 +178,13 @@ class StreamableHTTPClient(MCPClientBase):
         name: str | None = None,
         token_provider: TokenProvider | None = None,
         token_timeout: float = 10.0,
+        auth: OAuth | None = None,
     ) -> None:
         """``token_provider``: a callable (sync or async) or an object with
         ``get_access_token()`` returning the bearer token (or None) for each request; it runs
-        on the event loop the client is used from, within ``token_timeout`` seconds."""
+        on the event loop the client is used from, within ``token_timeout`` seconds.
+        ``auth``: let mcpfleet run OAuth itself (see `OAuth`); not together with
+        ``token_provider``."""
     async def __aenter__(self) -> StreamableHTTPClient: ...
 
 class SSEClient(MCPClientBase):
@@ -123,6 +204,7 @@ class SSEClient(MCPClientBase):
         name: str | None = None,
         token_provider: TokenProvider | None = None,
         token_timeout: float = 10.0,
+        auth: OAuth | None = None,
     ) -> None: ...
     async def __aenter__(self) -> SSEClient: ...
 

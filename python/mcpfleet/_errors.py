@@ -27,6 +27,7 @@ __all__ = [
     "AuthError",
     "AuthRequiredError",
     "TokenProviderError",
+    "OAuthError",
 ]
 
 
@@ -126,6 +127,13 @@ class TokenProviderError(AuthError):
     """The token provider raised, returned something other than a str or None, or gave no
     token within ``token_timeout``. The request was not sent. The provider's own exception is
     the ``__cause__``."""
+
+
+class OAuthError(AuthError):
+    """An OAuth flow failed: discovery, client registration, the token endpoint, a refresh the
+    server refused, the token store, or the login (redirect, timeout). The message says which
+    step; ``__cause__`` is the token store's or authorize callback's exception when one raised.
+    Tokens, secrets and codes are never part of it."""
 
 
 class AuthRequiredError(AuthError):

@@ -1,7 +1,9 @@
-//! Authorization: `WWW-Authenticate` challenges and token sources (OAuth flows come later).
+//! Authorization: `WWW-Authenticate` challenges, token sources, the OAuth 2.1 flows.
 
 mod challenge;
+pub mod oauth;
 mod token;
 
 pub use challenge::{AuthChallenge, Challenge, parse_www_authenticate};
-pub use token::{TokenError, TokenSource, Tokens, find_token_error};
+pub use oauth::{OAuthSettings, OAuthSource};
+pub use token::{Rejection, TokenError, TokenErrorKind, TokenSource, Tokens, find_token_error};

@@ -61,8 +61,27 @@ pub struct Connection {
 
 impl Connection {
     /// Starts or reaches the server and performs the `initialize` handshake. Must run inside
-    /// a tokio runtime.
+    /// a tokio runtime. A server that answers 401 to a client whose OAuth can involve the user
+    /// right here (a browser, a headless callback) is logged in to, then connected to again.
     pub async fn connect(config: &TransportConfig, options: ClientOptions) -> Result<Self> {
+        let first = Self::connect_once(config, options.clone()).await;
+        let (TransportConfig::StreamableHttp { options: http, .. } | TransportConfig::Sse { options: http, .. }) = config else {
+            return first;
+        };
+        match (&first, http.tokens.as_ref().and_then(|t| t.oauth.as_ref())) {
+            (Err(Error::AuthRequired { status: 401, .. }), Some(oauth)) => match oauth.inline_authorizer() {
+                Some(authorizer) => {
+                    tracing::info!(server = %options.name, "authorization required: logging in");
+                    oauth.login(authorizer.as_ref()).await?;
+                    Self::connect_once(config, options).await
+                }
+                None => first,
+            },
+            _ => first,
+        }
+    }
+
+    async fn connect_once(config: &TransportConfig, options: ClientOptions) -> Result<Self> {
         let handler = Handler::new(options.name.as_str().into());
         let tools_changed = handler.tools_changed.clone();
         let init_timeout = options.init_timeout;

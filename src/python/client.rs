@@ -12,6 +12,7 @@ use crate::auth::Tokens;
 use crate::client::{ClientOptions, Connection};
 use crate::python::awaitable::spawn;
 use crate::python::convert::{opt_seconds, py_to_object, seconds};
+use crate::python::oauth::PyOAuth;
 use crate::python::tokens::PyTokenSource;
 use crate::python::errors::{ServerNotRunningError, config_error, to_py_err};
 use crate::python::types::{py_list, py_str, CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ServerInfo, Tool};
@@ -27,8 +28,8 @@ struct ClientState {
     lifecycle: tokio::sync::Mutex<()>,
     /// Outlives the connection, so a crashed server's last words stay readable.
     stderr: Mutex<Option<Arc<StderrBuffer>>>,
-    /// A Python token provider; it runs on the loop the client is used from.
-    provider: Option<Arc<PyTokenSource>>,
+    /// Python callables behind the token source; they run on the loop the client is used from.
+    callbacks: Callbacks,
 }
 
 impl ClientState {
@@ -51,10 +52,10 @@ pub struct ClientBase {
 
 impl ClientBase {
     fn new(config: TransportConfig, options: ClientOptions) -> Self {
-        Self::with_provider(config, options, None)
+        Self::with_callbacks(config, options, Callbacks::None)
     }
 
-    fn with_provider(config: TransportConfig, options: ClientOptions, provider: Option<Arc<PyTokenSource>>) -> Self {
+    fn with_callbacks(config: TransportConfig, options: ClientOptions, callbacks: Callbacks) -> Self {
         Self {
             state: Arc::new(ClientState {
                 config,
@@ -62,14 +63,16 @@ impl ClientBase {
                 connection: Mutex::new(None),
                 lifecycle: tokio::sync::Mutex::new(()),
                 stderr: Mutex::new(None),
-                provider,
+                callbacks,
             }),
         }
     }
 
     fn bind_provider(&self, py: Python<'_>) {
-        if let Some(provider) = &self.state.provider {
-            provider.bind_running_loop(py);
+        match &self.state.callbacks {
+            Callbacks::None => {}
+            Callbacks::Provider(provider) => provider.bind_running_loop(py),
+            Callbacks::OAuth(oauth) => oauth.get().bind_running_loop(py),
         }
     }
 
@@ -96,19 +99,64 @@ impl ClientBase {
                 if matches!(state.config, TransportConfig::Sse { .. }) { "SSEClient" } else { "StreamableHTTPClient" },
                 py_str(&redact_url(url)),
                 py_list(header_names(options)),
-                if options.tokens.is_some() { ", token_provider=True" } else { "" },
+                match (&state.callbacks, options.tokens.is_some()) {
+                    (Callbacks::OAuth(_), _) => ", auth=OAuth",
+                    (_, true) => ", token_provider=True",
+                    _ => "",
+                },
                 py_str(&status)
             ),
         }
     }
 }
 
+/// Where a client's tokens come from, on the Python side.
+pub enum Callbacks {
+    None,
+    Provider(Arc<PyTokenSource>),
+    OAuth(Py<PyOAuth>),
+}
+
 /// A Python token provider and the core's view of it (with its timeout).
 pub fn token_source(provider: Option<&Bound<'_, PyAny>>, timeout: f64) -> PyResult<(Option<Arc<PyTokenSource>>, Option<Tokens>)> {
     let Some(provider) = provider.filter(|p| !p.is_none()) else { return Ok((None, None)) };
     let source = PyTokenSource::new(provider)?;
-    let tokens = Tokens { source: source.clone(), timeout: seconds(timeout, "token_timeout")? };
+    let tokens = Tokens { source: source.clone(), timeout: seconds(timeout, "token_timeout")?, oauth: None };
     Ok((Some(source), Some(tokens)))
+}
+
+/// Gives an HTTP client its tokens: from `token_provider` or from `auth` (not both).
+fn with_tokens(
+    mut config: TransportConfig,
+    provider: Option<&Bound<'_, PyAny>>,
+    token_timeout: f64,
+    auth: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(TransportConfig, Callbacks)> {
+    let provider = provider.filter(|p| !p.is_none());
+    let auth = auth.filter(|a| !a.is_none());
+    let (TransportConfig::StreamableHttp { url, options } | TransportConfig::Sse { url, options }) = &mut config else {
+        return Ok((config, Callbacks::None));
+    };
+    match (provider, auth) {
+        (Some(_), Some(_)) => Err(config_error("pass token_provider or auth, not both")),
+        (Some(provider), None) => {
+            let (source, tokens) = token_source(Some(provider), token_timeout)?;
+            options.tokens = tokens;
+            Ok((config, source.map(Callbacks::Provider).unwrap_or(Callbacks::None)))
+        }
+        (None, Some(auth)) => {
+            let oauth = auth.cast::<PyOAuth>().map_err(|_| {
+                PyTypeError::new_err(format!("auth must be a mcpfleet.OAuth, not {}", crate::python::callback::type_name(auth)))
+            })?;
+            let parsed = crate::transport::http::parse_http_url(url).map_err(to_py_err)?;
+            let tls = options.ca_bundle.is_some() || options.client_cert.is_some() || options.insecure;
+            let http = if tls { Some(options.build_client().map_err(to_py_err)?) } else { None };
+            let source = oauth.get().source(&parsed, http, true);
+            options.tokens = Some(oauth.get().tokens(source));
+            Ok((config, Callbacks::OAuth(oauth.clone().unbind())))
+        }
+        (None, None) => Ok((config, Callbacks::None)),
+    }
 }
 
 fn header_names(options: &HttpOptions) -> Vec<&str> {
@@ -399,7 +447,7 @@ pub struct StreamableHTTPClient;
 #[pymethods]
 impl StreamableHTTPClient {
     #[new]
-    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0))]
+    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0, auth = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         url: String,
@@ -413,11 +461,12 @@ impl StreamableHTTPClient {
         name: Option<String>,
         token_provider: Option<&Bound<'_, PyAny>>,
         token_timeout: f64,
+        auth: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let (provider, tokens) = token_source(token_provider, token_timeout)?;
         let (config, options) =
-            http_config("streamable-http", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name, tokens)?;
-        Ok(PyClassInitializer::from(ClientBase::with_provider(config, options, provider)).add_subclass(StreamableHTTPClient))
+            http_config("streamable-http", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name, None)?;
+        let (config, callbacks) = with_tokens(config, token_provider, token_timeout, auth)?;
+        Ok(PyClassInitializer::from(ClientBase::with_callbacks(config, options, callbacks)).add_subclass(StreamableHTTPClient))
     }
 }
 
@@ -428,7 +477,7 @@ pub struct SSEClient;
 #[pymethods]
 impl SSEClient {
     #[new]
-    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0))]
+    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0, auth = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         url: String,
@@ -442,10 +491,11 @@ impl SSEClient {
         name: Option<String>,
         token_provider: Option<&Bound<'_, PyAny>>,
         token_timeout: f64,
+        auth: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let (provider, tokens) = token_source(token_provider, token_timeout)?;
-        let (config, options) = http_config("sse", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name, tokens)?;
-        Ok(PyClassInitializer::from(ClientBase::with_provider(config, options, provider)).add_subclass(SSEClient))
+        let (config, options) = http_config("sse", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name, None)?;
+        let (config, callbacks) = with_tokens(config, token_provider, token_timeout, auth)?;
+        Ok(PyClassInitializer::from(ClientBase::with_callbacks(config, options, callbacks)).add_subclass(SSEClient))
     }
 }
 

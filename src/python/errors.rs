@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::{PyErrArguments, import_exception};
 
-use crate::auth::parse_www_authenticate;
+use crate::auth::{TokenErrorKind, parse_www_authenticate};
 use crate::error::Error;
 use crate::python::convert::json_to_py;
 
@@ -17,6 +17,7 @@ import_exception!(mcpfleet._errors, ServerError);
 import_exception!(mcpfleet._errors, TransportError);
 import_exception!(mcpfleet._errors, ServerNotRunningError);
 import_exception!(mcpfleet._errors, AuthRequiredError);
+import_exception!(mcpfleet._errors, OAuthError);
 import_exception!(mcpfleet._errors, TokenProviderError);
 import_exception!(mcpfleet._errors, ToolNotFoundError);
 import_exception!(mcpfleet._errors, ServerNotFoundError);
@@ -124,6 +125,7 @@ pub fn to_py_err(error: Error) -> PyErr {
         }
         Error::ToolNotFound { suggestions, .. } => ToolNotFoundError::new_err(with(message, vec![("close_matches", Detail::Json(Some(suggestions.into())))])),
         Error::UnknownServer { suggestions, .. } => ServerNotFoundError::new_err(with(message, vec![("close_matches", Detail::Json(Some(suggestions.into())))])),
+        Error::Token(t) if t.kind == TokenErrorKind::OAuth => OAuthError::new_err(with(message, vec![("__cause__", Detail::Cause(t.cause))])),
         Error::Token(t) => TokenProviderError::new_err(with(message, vec![("__cause__", Detail::Cause(t.cause))])),
         Error::ServerDown { server, state, last_error } => ServerNotRunningError::new_err(with(
             message,

@@ -1,11 +1,13 @@
 //! The PyO3 binding layer: thin wrappers over the core. Nothing here knows MCP details.
 
 mod awaitable;
+mod callback;
 mod client;
 mod convert;
 mod errors;
 mod fleet;
 mod logging;
+mod oauth;
 mod runtime;
 mod tokens;
 mod types;
@@ -91,6 +93,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::StreamableHTTPClient>()?;
     m.add_class::<client::SSEClient>()?;
     m.add_class::<client::MCPClientConfig>()?;
+    m.add_class::<oauth::PyOAuth>()?;
+    m.add_class::<oauth::PyFileTokenStore>()?;
     m.add_class::<fleet::Adapter>()?;
     m.add_class::<fleet::StatusStream>()?;
     m.add_class::<fleet::McpDiscreteStatusUpdate>()?;

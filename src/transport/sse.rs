@@ -8,14 +8,14 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap};
 use rmcp::RoleClient;
-use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ServerJsonRpcMessage};
 use rmcp::transport::Transport;
 use sse_stream::SseStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::http::{HttpOptions, same_origin, www_authenticate};
-use crate::auth::{TokenError, Tokens};
+use crate::auth::{Rejection, TokenError, Tokens};
 use crate::error::{Error, Result};
 
 /// Failure of one POST on an established SSE session.
@@ -45,16 +45,14 @@ impl SseTransport {
         let headers = options.header_map()?;
         let shown = super::http::redact_url(sse_url.as_str());
         let tokens = options.tokens.clone();
-        let mut get = http.get(sse_url.clone()).headers(headers.clone()).header(ACCEPT, "text/event-stream");
-        if let Some(tokens) = &tokens {
-            if let Some(token) = tokens.bearer().await? {
-                get = get.bearer_auth(token);
-            }
-        }
-        let response = tokio::time::timeout(timeout, get.send())
-        .await
-        .map_err(|_| Error::Timeout { operation: format!("connecting to {shown}"), timeout, detail: None })?
-        .map_err(|e| Error::Start(format!("cannot connect to SSE server {shown}: {}", error_chain(&e))))?;
+        let get = || http.get(sse_url.clone()).headers(headers.clone()).header(ACCEPT, "text/event-stream");
+        let response = tokio::time::timeout(timeout, send_authorized(tokens.as_ref(), false, get))
+            .await
+            .map_err(|_| Error::Timeout { operation: format!("connecting to {shown}"), timeout, detail: None })?
+            .map_err(|e| match e {
+                SendError::Token(t) => Error::Token(t),
+                SendError::Request(e) => Error::Start(format!("cannot connect to SSE server {shown}: {}", error_chain(&e))),
+            })?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(Error::AuthRequired {
@@ -129,18 +127,20 @@ impl Transport<RoleClient> for SseTransport {
     type Error = SseTransportError;
 
     fn send(&mut self, item: ClientJsonRpcMessage) -> impl Future<Output = Result<(), SseTransportError>> + Send + 'static {
+        let in_session = !matches!(&item, ClientJsonRpcMessage::Request(r) if matches!(r.request, ClientRequest::InitializeRequest(_)));
         let request = self.http.post(self.post_url.clone()).headers(self.headers.clone()).json(&item);
         let url = self.post_url.to_string();
         let tokens = self.tokens.clone();
         async move {
-            let request = match tokens {
-                Some(tokens) => match tokens.bearer().await? {
-                    Some(token) => request.bearer_auth(token),
-                    None => request,
-                },
-                None => request,
-            };
-            let response = request.send().await.map_err(|source| SseTransportError::Request { url: url.clone(), source })?;
+            let response = match request.try_clone().filter(|_| tokens.is_some()) {
+                // Cloned (headers and body) only when a refusal may need a second attempt.
+                Some(template) => send_authorized(tokens.as_ref(), in_session, || template.try_clone().expect("a JSON body clones")).await,
+                None => request.send().await.map_err(SendError::Request),
+            }
+            .map_err(|e| match e {
+                SendError::Token(t) => SseTransportError::Token(t),
+                SendError::Request(source) => SseTransportError::Request { url: url.clone(), source },
+            })?;
             let status = response.status();
             if status.is_success() {
                 return Ok(());
@@ -163,6 +163,38 @@ impl Drop for SseTransport {
     fn drop(&mut self) {
         self.reader.abort();
     }
+}
+
+enum SendError {
+    Token(TokenError),
+    Request(reqwest::Error),
+}
+
+/// Sends `build()` with the current token. On 401 or 403 `insufficient_scope` the token source
+/// may fix the token (refresh, step-up); then the request goes once more.
+async fn send_authorized(
+    tokens: Option<&Tokens>,
+    in_session: bool,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, SendError> {
+    let Some(tokens) = tokens else { return build().send().await.map_err(SendError::Request) };
+    let with = |token: Option<String>| match token {
+        Some(token) => build().bearer_auth(token),
+        None => build(),
+    };
+    let token = tokens.bearer().await.map_err(SendError::Token)?;
+    let response = with(token.clone()).send().await.map_err(SendError::Request)?;
+    let challenge = www_authenticate(response.headers());
+    let rejection = match response.status() {
+        StatusCode::UNAUTHORIZED => Rejection::Unauthorized { challenge: &challenge, sent: token.as_deref(), in_session },
+        StatusCode::FORBIDDEN if challenge.contains("insufficient_scope") => Rejection::InsufficientScope { challenge: &challenge },
+        _ => return Ok(response),
+    };
+    if !tokens.rejected(rejection).await.map_err(SendError::Token)? {
+        return Ok(response);
+    }
+    let token = tokens.bearer().await.map_err(SendError::Token)?;
+    with(token).send().await.map_err(SendError::Request)
 }
 
 /// An error with its sources, for messages ("connection refused" hides two levels down).

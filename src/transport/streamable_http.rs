@@ -1,5 +1,6 @@
 //! Streamable HTTP: rmcp's client transport with bounded reconnects and session re-initialization,
-//! over a reqwest client that asks the token source (if any) for a bearer token on every request.
+//! over a reqwest client that asks the token source (if any) for a bearer token on every request
+//! and lets it react once to a refusal (refresh after 401, step-up after 403 insufficient_scope).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use futures::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
-use rmcp::model::ClientJsonRpcMessage;
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::common::client_side_sse::ExponentialBackoff;
 use rmcp::transport::streamable_http_client::{
@@ -16,7 +17,7 @@ use rmcp::transport::streamable_http_client::{
 use sse_stream::{Error as SseError, Sse};
 
 use super::http::HttpOptions;
-use crate::auth::{TokenError, Tokens};
+use crate::auth::{Rejection, TokenError, Tokens};
 use crate::error::Result;
 
 /// Reconnect attempts for a dropped SSE stream before the transport gives up.
@@ -49,10 +50,39 @@ impl AuthorizedClient {
     async fn bearer(&self, given: Option<String>) -> std::result::Result<Option<String>, HttpError> {
         match &self.tokens {
             None => Ok(given),
-            // An io::Error carries the failure through rmcp to the request that needed the token.
-            Some(tokens) => tokens.bearer().await.map_err(|e: TokenError| StreamableHttpError::Io(std::io::Error::other(e))),
+            Some(tokens) => tokens.bearer().await.map_err(token_failure),
         }
     }
+
+    /// Runs `call` with the current token. When the server refuses it (401, or 403
+    /// `insufficient_scope`), the token source may fix that (refresh, step-up): then `call`
+    /// runs once more with the new token.
+    async fn with_token<T, F, Fut>(&self, given: Option<String>, in_session: bool, call: F) -> std::result::Result<T, HttpError>
+    where
+        F: Fn(Option<String>) -> Fut,
+        Fut: Future<Output = std::result::Result<T, HttpError>>,
+    {
+        let token = self.bearer(given).await?;
+        let outcome = call(token.clone()).await;
+        let Some(tokens) = &self.tokens else { return outcome };
+        let rejection = match &outcome {
+            Err(StreamableHttpError::AuthRequired(e)) => {
+                Rejection::Unauthorized { challenge: &e.www_authenticate_header, sent: token.as_deref(), in_session }
+            }
+            Err(StreamableHttpError::InsufficientScope(e)) => Rejection::InsufficientScope { challenge: &e.www_authenticate_header },
+            _ => return outcome,
+        };
+        match tokens.rejected(rejection).await {
+            Ok(true) => call(self.bearer(None).await?).await,
+            Ok(false) => outcome,
+            Err(e) => Err(token_failure(e)),
+        }
+    }
+}
+
+/// An io::Error carries the failure through rmcp to the request that needed the token.
+fn token_failure(e: TokenError) -> HttpError {
+    StreamableHttpError::Io(std::io::Error::other(e))
 }
 
 impl StreamableHttpClient for AuthorizedClient {
@@ -92,8 +122,15 @@ impl StreamableHttpClient for AuthorizedClient {
         headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> std::result::Result<StreamableHttpPostResponse, HttpError> {
-        let bearer = self.bearer(auth).await?;
-        self.http.post_message_with_response_limits(uri, message, session_id, bearer, headers, limits).await
+        if self.tokens.is_none() {
+            return self.http.post_message_with_response_limits(uri, message, session_id, auth, headers, limits).await;
+        }
+        let in_session = !matches!(&message, ClientJsonRpcMessage::Request(r) if matches!(r.request, ClientRequest::InitializeRequest(_)));
+        // Kept for a possible second attempt after a refusal.
+        self.with_token(auth, in_session, |token| {
+            self.http.post_message_with_response_limits(uri.clone(), message.clone(), session_id.clone(), token, headers.clone(), limits.clone())
+        })
+        .await
     }
 
     async fn delete_session(
@@ -103,8 +140,7 @@ impl StreamableHttpClient for AuthorizedClient {
         auth: Option<String>,
         headers: HashMap<HeaderName, HeaderValue>,
     ) -> std::result::Result<(), HttpError> {
-        let bearer = self.bearer(auth).await?;
-        self.http.delete_session(uri, session_id, bearer, headers).await
+        self.with_token(auth, true, |token| self.http.delete_session(uri.clone(), session_id.clone(), token, headers.clone())).await
     }
 
     async fn get_stream(
@@ -115,8 +151,7 @@ impl StreamableHttpClient for AuthorizedClient {
         auth: Option<String>,
         headers: HashMap<HeaderName, HeaderValue>,
     ) -> std::result::Result<BoxStream<'static, std::result::Result<Sse, SseError>>, HttpError> {
-        let bearer = self.bearer(auth).await?;
-        self.http.get_stream(uri, session_id, last_event_id, bearer, headers).await
+        self.with_token(auth, true, |token| self.http.get_stream(uri.clone(), session_id.clone(), last_event_id.clone(), token, headers.clone())).await
     }
 
     async fn get_stream_with_max_sse_event_size(
@@ -128,7 +163,9 @@ impl StreamableHttpClient for AuthorizedClient {
         headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> std::result::Result<BoxStream<'static, std::result::Result<Sse, SseError>>, HttpError> {
-        let bearer = self.bearer(auth).await?;
-        self.http.get_stream_with_max_sse_event_size(uri, session_id, last_event_id, bearer, headers, max_sse_event_size).await
+        self.with_token(auth, true, |token| {
+            self.http.get_stream_with_max_sse_event_size(uri.clone(), session_id.clone(), last_event_id.clone(), token, headers.clone(), max_sse_event_size)
+        })
+        .await
     }
 }

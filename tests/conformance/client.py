@@ -1,20 +1,71 @@
 """A conformance-suite client built on mcpfleet.
 
-The suite runs `python client.py <server-url>` with MCP_CONFORMANCE_SCENARIO set, and judges
-what the client sent. See ../test_conformance.py.
+The suite runs `python client.py <server-url>` with MCP_CONFORMANCE_SCENARIO set (and, for
+some auth scenarios, MCP_CONFORMANCE_CONTEXT), and judges what the client sent. See
+../test_conformance.py.
+
+Auth scenarios run headless: the authorize callback fetches the authorization URL without
+following redirects and hands the `Location` (the redirect with the code) back to mcpfleet.
 """
 
 import asyncio
+import json
 import os
 import sys
+import urllib.error
+import urllib.request
 
 import mcpfleet
+
+# A client metadata document URL for the CIMD scenario (the mock server does not fetch it).
+CLIENT_METADATA_URL = "https://conformance-test.local/client-metadata.json"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def authorize(url: str) -> str:
+    """Headless: the mock authorization server answers 302 to the redirect URI with the code."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        response = opener.open(url, timeout=10)
+    except urllib.error.HTTPError as e:
+        if e.code in (301, 302, 303, 307, 308):
+            return e.headers["Location"]
+        raise
+    raise RuntimeError(f"the authorization endpoint answered {response.status}, not a redirect")
+
+
+def auth_for(scenario: str, context: dict):
+    if not scenario.startswith("auth/"):
+        return None
+    if "client-credentials" in scenario:
+        if "private_key_pem" in context:
+            return mcpfleet.OAuth(
+                grant="private_key_jwt",
+                client_id=context["client_id"],
+                private_key=context["private_key_pem"],
+                signing_algorithm=context.get("signing_algorithm", "ES256"),
+            )
+        return mcpfleet.OAuth(grant="client_credentials", credentials={
+            mcpfleet.DEFAULT_CLIENT_ID_KEY: context["client_id"],
+            mcpfleet.DEFAULT_CLIENT_SECRET_KEY: context["client_secret"],
+        })
+    return mcpfleet.OAuth(
+        client_id=context.get("client_id"),
+        client_secret=context.get("client_secret"),
+        client_metadata_url=CLIENT_METADATA_URL,
+        authorize=authorize,
+    )
 
 
 async def main() -> None:
     url = sys.argv[-1]
     scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "")
-    async with mcpfleet.StreamableHTTPClient(url, timeout=20) as client:
+    context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
+    async with mcpfleet.StreamableHTTPClient(url, timeout=20, auth=auth_for(scenario, context)) as client:
         tools = await client.list_tools()
         print("tools:", [t.name for t in tools])
         if scenario == "tools_call":
@@ -22,6 +73,9 @@ async def main() -> None:
             print("result:", result.text)
         elif scenario == "sse-retry":
             result = await client.call_tool("test_reconnection", {})
+            print("result:", result.text)
+        elif scenario.startswith("auth/") and any(t.name == "test-tool" for t in tools):
+            result = await client.call_tool("test-tool", {})
             print("result:", result.text)
 
 
