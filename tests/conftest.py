@@ -140,6 +140,60 @@ def protected_sse() -> Iterator[str]:
     stop(proc)
 
 
+class OAuthPeer:
+    """The SDK server that is its own authorization server (fixtures/oauth_server.py)."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.url = f"{self.base}/mcp"
+
+    def stats(self) -> dict:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.base}/admin/stats", timeout=5) as r:
+            return json.load(r)
+
+    def revoke_access_tokens(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.base}/admin/revoke", method="POST"), timeout=5).close()
+
+
+@pytest.fixture
+def oauth_peer_factory() -> Iterator:
+    """Starts oauth_server.py with a given access-token lifetime (seconds)."""
+    procs = []
+
+    def start(access_ttl: int = 3600) -> OAuthPeer:
+        port = free_port()
+        procs.append(start_server([PY, str(FIXTURES / "oauth_server.py"), str(port), str(access_ttl)], port))
+        return OAuthPeer(port)
+
+    yield start
+    for proc in procs:
+        stop(proc)
+
+
+def headless_authorize(url: str) -> str:
+    """The user's part of a login without a browser: the test authorization servers approve at
+    once, answering the authorization URL with a redirect that carries the code."""
+    import urllib.error
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    try:
+        urllib.request.build_opener(NoRedirect).open(url, timeout=10)
+    except urllib.error.HTTPError as e:
+        if e.code in (302, 303, 307):
+            return e.headers["Location"]
+        raise
+    raise AssertionError("the authorization endpoint did not redirect")
+
+
 @pytest.fixture
 def demo_http() -> Iterator[str]:
     port = free_port()

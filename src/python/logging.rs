@@ -96,7 +96,17 @@ impl<S: Subscriber> Layer<S> for PyLogLayer {
             Some(server) => format!("[{server}] {}{}", fields.message, fields.extra),
             None => format!("{}{}", fields.message, fields.extra),
         };
-        let record = Record { logger: logger_for(event.metadata().target()), level: python_level(event.metadata().level()), message };
+        let logger = logger_for(event.metadata().target());
+        let mut level = python_level(event.metadata().level());
+        // rmcp reports an expected 401/403 as a fatal worker error; mcpfleet raises (or acts
+        // on) it as AuthRequiredError, so it is not worth an ERROR record.
+        if logger == "mcpfleet.rmcp" && (message.contains("AuthRequired") || message.contains("InsufficientScope")) {
+            level = 10;
+            if level < THRESHOLD.load(Ordering::Relaxed) {
+                return;
+            }
+        }
+        let record = Record { logger, level, message };
         let _ = self.tx.lock().unwrap().send(record);
     }
 }

@@ -203,7 +203,7 @@ impl OAuthSource {
         let limit = self.settings.login_timeout;
         tokio::time::timeout(limit, self.login_unbounded(authorizer))
             .await
-            .map_err(|_| TokenError::oauth(format!("login did not finish within {}s", limit.as_secs())))?
+            .map_err(|_| TokenError::oauth(format!("login did not finish within {:.1}s", limit.as_secs_f64())))?
     }
 
     async fn login_unbounded(&self, authorizer: &dyn Authorizer) -> Result<(), TokenError> {

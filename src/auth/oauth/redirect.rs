@@ -123,7 +123,7 @@ impl Redirect for LoopbackRedirect {
             }
             tokio::time::timeout(this.timeout, catch_redirect(&this.listener, &this.path, &this.uri))
                 .await
-                .map_err(|_| TokenError::oauth(format!("no authorization redirect within {}s", this.timeout.as_secs())))?
+                .map_err(|_| TokenError::oauth(format!("no authorization redirect within {:.1}s", this.timeout.as_secs_f64())))?
         })
     }
 }
