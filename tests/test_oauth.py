@@ -213,3 +213,53 @@ async def test_no_token_code_or_secret_reaches_logs_reprs_or_errors(oauth_peer_f
     assert any(r.name.startswith("mcpfleet") for r in caplog.records)
     leaked = [s for s in secrets if s in text]
     assert not leaked, f"leaked: {leaked}"
+
+
+async def test_a_fleet_server_waits_in_auth_required_until_login_and_keeps_its_tokens(oauth_peer_factory, tmp_path):
+    peer = oauth_peer_factory()
+    store = tmp_path / "guarded.json"
+    spec = {"name": "guarded", "type": "streamable-http", "url": peer.url, "autoStart": True, "auth": {"type": "oauth", "tokenStore": str(store), "scopes": "mcp"}}
+    async with mcpfleet.Adapter([spec]) as fleet:
+        info = fleet.get_mcp_server("guarded")
+        assert info.state == "AuthRequired" and info.auth_info["url"] == peer.url
+        assert info.definition["auth"] == {"type": "oauth", "grant": "authorization_code", "scopes": ["mcp"], "tokenStore": str(store)}
+        info = await fleet.login("guarded", authorize=headless_authorize)
+        assert info.state == "Connected"
+        first = (await fleet.execute_tool("guarded_token", {})).text
+        assert first.startswith("at-")
+        # An update that leaves auth alone keeps the tokens: no new login.
+        await fleet.update("guarded", {**spec, "description": "changed"})
+        assert fleet.get_mcp_server("guarded").state == "Connected"
+    assert stat.S_IMODE(os.stat(store).st_mode) == 0o600
+    # A new fleet (a restarted program) uses the stored token.
+    async with mcpfleet.Adapter([spec]) as fleet:
+        assert fleet.get_mcp_server("guarded").state == "Connected"
+        assert (await fleet.execute_tool("guarded_token", {})).text == first
+        await fleet.logout("guarded")
+    assert not store.exists()
+    assert peer.stats()["authorization_code"] == 1
+
+
+def test_oauth_definitions_are_validated():
+    fleet = mcpfleet.Adapter()
+    base = {"name": "x", "type": "streamable-http", "url": "http://127.0.0.1:1/mcp"}
+    problems = fleet.validate({**base, "auth": {"type": "oauth", "grant": "client_credentials", "clientId": "c"}})
+    assert any("needs clientId and clientSecret" in p for p in problems), problems
+    problems = fleet.validate({**base, "auth": {"type": "oauth", "scope": "a"}})
+    assert any("auth.scope" in p and "scopes" in p for p in problems), problems
+    problems = fleet.validate({"name": "s", "type": "stdio", "command": "x", "auth": {"type": "oauth"}})
+    assert any("only supported for remote" in p for p in problems), problems
+    assert fleet.validate({**base, "auth": {"type": "oauth", "grant": "client_credentials", "credentialsFile": "/secret.yaml"}}) == []
+
+
+async def test_fleet_client_credentials_from_a_credentials_file(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    spec = {"name": "cc", "type": "streamable-http", "url": "http://127.0.0.1:1/mcp", "autoStart": False,
+            "auth": {"type": "oauth", "grant": "client_credentials", "credentialsFile": str(missing)}}
+    with pytest.raises(mcpfleet.ConfigError, match=r"server `cc`: auth: cannot read .*nope.yaml"):
+        mcpfleet.Adapter([spec])
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("data:\n  client-id: Y2xpZW50LTE=\n  client-secret: czNjcjN0\n")
+    fleet = mcpfleet.Adapter([{**spec, "auth": {**spec["auth"], "credentialsFile": str(secret)}}])
+    assert fleet.get_mcp_server("cc").definition["auth"]["grant"] == "client_credentials"
+    assert "s3cr3t" not in repr(fleet.get_mcp_server("cc"))

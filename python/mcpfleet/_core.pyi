@@ -506,6 +506,20 @@ class Adapter:
         """Starts a server and waits until it is up (or raises the error of its attempt)."""
     async def stop(self, name: str) -> None: ...
     async def restart(self, name: str) -> MCPServerInfo: ...
+    async def login(
+        self,
+        name: str,
+        *,
+        authorize: Callable[[str], str | Awaitable[str]] | None = None,
+        open_browser: bool = True,
+        timeout: float = 300.0,
+    ) -> MCPServerInfo:
+        """Gets OAuth tokens for a server with ``auth: {type: oauth, ...}`` and starts it again
+        if it is not up (one waiting in ``AuthRequired``). ``authorize(url)`` returns the
+        redirect URL (headless); without it a browser opens and a loopback port catches the
+        redirect. Client-credentials servers need neither."""
+    async def logout(self, name: str) -> None:
+        """Forgets a server's OAuth tokens, in memory and in its token store."""
     def get_tools(self) -> list[ToolMetadata]: ...
     async def execute_tool(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> CallToolResult: ...
     def list_prompts(self) -> list[Prompt]: ...

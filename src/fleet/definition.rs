@@ -138,8 +138,10 @@ pub struct ServerDefinition {
     pub timeout: Duration,
     /// Start + initialize limit; default 10 s for stdio, `timeout` for remote servers.
     pub init_timeout: Option<Duration>,
-    /// Kept as given for the authentication work (validated only for its `type`).
+    /// As given (for comparisons); `oauth` is what it says.
     pub auth: Option<serde_json::Value>,
+    /// `auth: {type: oauth, ...}`; the fleet turns it into `tokens` when it registers the server.
+    pub oauth: Option<OAuthSpec>,
     pub restart: RestartPolicy,
     /// `None`: no periodic ping.
     pub ping_interval: Option<Duration>,
@@ -198,7 +200,20 @@ impl ServerDefinition {
         }
         if let Some(auth) = &self.auth {
             let kind = auth.get("type").cloned().unwrap_or_else(|| "none".into());
-            m.insert("auth".into(), serde_json::json!({ "type": kind }));
+            let mut shown = serde_json::json!({ "type": kind });
+            if let Some(o) = &self.oauth {
+                shown["grant"] = o.grant.clone().into();
+                if let Some(id) = &o.client_id {
+                    shown["clientId"] = id.clone().into();
+                }
+                if !o.scopes.is_empty() {
+                    shown["scopes"] = o.scopes.clone().into();
+                }
+                if let Some(store) = &o.token_store {
+                    shown["tokenStore"] = store.clone().into();
+                }
+            }
+            m.insert("auth".into(), shown);
         }
         m.insert("pingInterval".into(), self.ping_interval.map(|d| d.as_secs_f64()).unwrap_or(0.0).into());
         let r = &self.restart;
@@ -321,6 +336,47 @@ const RESTART_FIELDS: &[(&str, &[&str])] = &[
 ];
 
 const TOOLS_FIELDS: &[(&str, &[&str])] = &[("allow", &["allow"]), ("deny", &["deny"])];
+
+const AUTH_FIELDS: &[(&str, &[&str])] = &[
+    ("type", &["type"]),
+    ("grant", &["grant"]),
+    ("clientId", &["clientId", "client_id"]),
+    ("clientSecret", &["clientSecret", "client_secret"]),
+    ("credentialsFile", &["credentialsFile", "credentials_file"]),
+    ("clientIdKey", &["clientIdKey", "client_id_key"]),
+    ("clientSecretKey", &["clientSecretKey", "client_secret_key"]),
+    ("privateKeyFile", &["privateKeyFile", "private_key_file"]),
+    ("signingAlgorithm", &["signingAlgorithm", "signing_algorithm"]),
+    ("scopes", &["scopes"]),
+    ("redirectUri", &["redirectUri", "redirect_uri"]),
+    ("clientMetadataUrl", &["clientMetadataUrl", "client_metadata_url"]),
+    ("clientName", &["clientName", "client_name"]),
+    ("tokenStore", &["tokenStore", "token_store"]),
+    ("loginTimeout", &["loginTimeout", "login_timeout"]),
+];
+
+/// The default keys of a credentials file (a Kubernetes secret's layout).
+pub const DEFAULT_CLIENT_ID_KEY: &str = "client-id";
+pub const DEFAULT_CLIENT_SECRET_KEY: &str = "client-secret";
+
+/// `auth: {type: oauth, ...}` of a remote server, as written (files not read yet).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OAuthSpec {
+    pub grant: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub credentials_file: Option<String>,
+    pub client_id_key: Option<String>,
+    pub client_secret_key: Option<String>,
+    pub private_key_file: Option<String>,
+    pub signing_algorithm: Option<String>,
+    pub scopes: Vec<String>,
+    pub redirect_uri: Option<String>,
+    pub client_metadata_url: Option<String>,
+    pub client_name: Option<String>,
+    pub token_store: Option<String>,
+    pub login_timeout: Option<Duration>,
+}
 
 fn canonical(fields: &[(&'static str, &[&str])], key: &str) -> Option<&'static str> {
     fields.iter().find(|(_, spellings)| spellings.contains(&key)).map(|(c, _)| *c)
@@ -589,17 +645,8 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
     let init_timeout = seconds(problems, "initTimeout", 0.1, 600.0);
     let ping_interval = seconds(problems, "pingInterval", 0.0, 86400.0).map_or(Some(Duration::from_secs(30)), |d| (!d.is_zero()).then_some(d));
 
-    let auth = get("auth").map(|(key, node)| {
-        if let Some(kind) = node.get("type") {
-            match kind.as_str() {
-                Some("none" | "oauth") => {}
-                _ => problems.add(kind.at, format!("{}.type", path(key)), "expected \"oauth\" or \"none\""),
-            }
-        } else if node.as_map().is_none() {
-            problems.add(node.at, path(key), format!("expected a mapping, found {}", node.kind_name()));
-        }
-        node.to_json()
-    });
+    let auth = get("auth").map(|(_, node)| node.to_json());
+    let oauth = get("auth").and_then(|(key, node)| read_oauth(node, &path(key), problems));
     let restart = get("restart").map(|(key, node)| read_restart(node, &path(key), problems)).unwrap_or_default();
     let tools = get("tools").map(|(key, node)| read_tools(node, &path(key), problems)).unwrap_or_default();
     let tls = get("tls").map(|(key, node)| read_tls(node, &path(key), problems)).unwrap_or_default();
@@ -622,10 +669,8 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
                         problems.add(key.at, path(key), format!("{field} field is only allowed when type is streamable-http or sse"));
                     }
                 }
-                if let Some((key, node)) = get("auth") {
-                    if node.get("type").and_then(Node::as_str).is_some_and(|t| t != "none") {
-                        problems.add(key.at, path(key), "auth is only supported for remote server types (streamable-http or sse)");
-                    }
+                if let (Some((key, _)), Some(_)) = (get("auth"), &oauth) {
+                    problems.add(key.at, path(key), "auth is only supported for remote server types (streamable-http or sse)");
                 }
             }
             ServerKind::StreamableHttp | ServerKind::Sse => {
@@ -690,6 +735,7 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
         timeout,
         init_timeout,
         auth,
+        oauth,
         restart,
         ping_interval,
         tools,
@@ -789,6 +835,184 @@ fn read_tls(node: &Node, path: &str, problems: &mut Problems) -> TlsOptions {
         }
     }
     tls
+}
+
+/// `auth` of a remote server: `type: none`, or `type: oauth` with its settings.
+fn read_oauth(node: &Node, path: &str, problems: &mut Problems) -> Option<OAuthSpec> {
+    let Some(entries) = node.as_map() else {
+        problems.add(node.at, path, format!("expected a mapping with `type: oauth` or `type: none`, found {}", node.kind_name()));
+        return None;
+    };
+    let mut spec = OAuthSpec { grant: "authorization_code".into(), ..OAuthSpec::default() };
+    let mut oauth = false;
+    for (key, value) in entries {
+        let field = join(path, &key.name);
+        let text = |problems: &mut Problems| match value.scalar_text() {
+            Some(t) if !t.trim().is_empty() => Some(t),
+            _ => {
+                problems.add(value.at, field.clone(), format!("expected a non-empty string, found {}", value.kind_name()));
+                None
+            }
+        };
+        match canonical(AUTH_FIELDS, &key.name) {
+            Some("type") => match value.as_str() {
+                Some("oauth") => oauth = true,
+                Some("none") => {}
+                _ => problems.add(value.at, field, "expected \"oauth\" or \"none\""),
+            },
+            Some("grant") => match value.as_str() {
+                Some(g @ ("authorization_code" | "client_credentials" | "private_key_jwt")) => spec.grant = g.to_string(),
+                _ => problems.add(value.at, field, "expected authorization_code, client_credentials or private_key_jwt"),
+            },
+            Some("clientId") => spec.client_id = text(problems),
+            Some("clientSecret") => spec.client_secret = text(problems),
+            Some("credentialsFile") => spec.credentials_file = text(problems),
+            Some("clientIdKey") => spec.client_id_key = text(problems),
+            Some("clientSecretKey") => spec.client_secret_key = text(problems),
+            Some("privateKeyFile") => spec.private_key_file = text(problems),
+            Some("signingAlgorithm") => match value.as_str() {
+                Some(a @ ("RS256" | "RS384" | "RS512" | "ES256" | "ES384")) => spec.signing_algorithm = Some(a.to_string()),
+                _ => problems.add(value.at, field, "expected one of RS256, RS384, RS512, ES256, ES384"),
+            },
+            Some("scopes") => match &value.value {
+                Value::Seq(items) => spec.scopes = items.iter().filter_map(Node::scalar_text).collect(),
+                _ => match value.scalar_text() {
+                    Some(t) => spec.scopes = t.split_whitespace().map(str::to_string).collect(),
+                    None => problems.add(value.at, field, format!("expected a list of scopes or a space-separated string, found {}", value.kind_name())),
+                },
+            },
+            Some("redirectUri") => spec.redirect_uri = text(problems),
+            Some("clientMetadataUrl") => spec.client_metadata_url = text(problems),
+            Some("clientName") => spec.client_name = text(problems),
+            Some("tokenStore") => spec.token_store = text(problems),
+            Some("loginTimeout") => match value.scalar_text().and_then(|t| t.parse::<f64>().ok()).filter(|v| *v > 0.0 && *v <= 86400.0) {
+                Some(v) => spec.login_timeout = Some(Duration::from_secs_f64(v)),
+                None => problems.add(value.at, field, "expected seconds between 0 and 86400"),
+            },
+            _ => unknown_field(problems, key, field, AUTH_FIELDS),
+        }
+    }
+    if !oauth {
+        return None;
+    }
+    let has_client = spec.client_id.is_some() || spec.credentials_file.is_some();
+    let has_secret = spec.client_secret.is_some() || spec.credentials_file.is_some();
+    let problem = match (spec.grant.as_str(), &spec.private_key_file) {
+        ("client_credentials", None) if !has_client || !has_secret => {
+            Some("the client_credentials grant needs clientId and clientSecret (or credentialsFile)")
+        }
+        ("private_key_jwt", None) => Some("the private_key_jwt grant needs privateKeyFile"),
+        ("private_key_jwt" | "client_credentials", Some(_)) if !has_client => Some("the private_key_jwt grant needs clientId (or credentialsFile)"),
+        ("authorization_code", Some(_)) => Some("privateKeyFile is for the client_credentials or private_key_jwt grant"),
+        _ if spec.client_secret.is_some() && spec.client_id.is_none() && spec.credentials_file.is_none() => Some("clientSecret needs clientId"),
+        _ if spec.credentials_file.is_none() && (spec.client_id_key.is_some() || spec.client_secret_key.is_some()) => {
+            Some("clientIdKey and clientSecretKey name keys of credentialsFile, which is not set")
+        }
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        problems.add(node.at, path, problem);
+    }
+    if let Some(url) = &spec.client_metadata_url {
+        if !url::Url::parse(url).is_ok_and(|u| u.scheme() == "https" && u.path().len() > 1) {
+            problems.add(node.get("clientMetadataUrl").and_then(|n| n.at), join(path, "clientMetadataUrl"), "expected an https URL with a path");
+        }
+    }
+    Some(spec)
+}
+
+/// The core's OAuth settings for a spec; `read` reads the files it names.
+pub fn oauth_settings(
+    spec: &OAuthSpec,
+    read: &dyn Fn(&str) -> std::result::Result<Vec<u8>, String>,
+) -> std::result::Result<crate::auth::OAuthSettings, String> {
+    use crate::auth::oauth::{FileStore, Grant, JwtSigningAlgorithm};
+    let grant = match (spec.grant.as_str(), &spec.private_key_file) {
+        ("authorization_code", None) => Grant::AuthorizationCode,
+        ("client_credentials", None) => Grant::ClientCredentials,
+        ("client_credentials" | "private_key_jwt", Some(file)) => {
+            let algorithm = match spec.signing_algorithm.as_deref().unwrap_or("ES256") {
+                "RS256" => JwtSigningAlgorithm::RS256,
+                "RS384" => JwtSigningAlgorithm::RS384,
+                "RS512" => JwtSigningAlgorithm::RS512,
+                "ES384" => JwtSigningAlgorithm::ES384,
+                _ => JwtSigningAlgorithm::ES256,
+            };
+            Grant::PrivateKeyJwt { key_pem: Arc::new(read(file)?), algorithm }
+        }
+        ("private_key_jwt", None) => return Err("the private_key_jwt grant needs privateKeyFile".into()),
+        _ => return Err("privateKeyFile is for the client_credentials or private_key_jwt grant".into()),
+    };
+    let mut settings = crate::auth::OAuthSettings::new(grant);
+    settings.client_id = spec.client_id.clone();
+    settings.client_secret = spec.client_secret.clone();
+    if let Some(file) = &spec.credentials_file {
+        let bytes = read(file)?;
+        {
+            let id_key = spec.client_id_key.as_deref().unwrap_or(DEFAULT_CLIENT_ID_KEY);
+            let secret_key = spec.client_secret_key.as_deref().unwrap_or(DEFAULT_CLIENT_SECRET_KEY);
+            let (id, secret) = read_credentials(&bytes, id_key, secret_key).map_err(|e| format!("credentials file {file}: {e}"))?;
+            settings.client_id = settings.client_id.or(Some(id));
+            settings.client_secret = settings.client_secret.or(secret);
+        }
+    }
+    settings.scopes = spec.scopes.clone();
+    settings.redirect_uri = spec.redirect_uri.clone();
+    settings.client_metadata_url = spec.client_metadata_url.clone();
+    if let Some(name) = &spec.client_name {
+        settings.client_name = name.clone();
+    }
+    if let Some(timeout) = spec.login_timeout {
+        settings.login_timeout = timeout;
+    }
+    if let Some(path) = &spec.token_store {
+        settings.store = Arc::new(FileStore::new(path));
+    }
+    Ok(settings)
+}
+
+/// A credentials file: a JSON or YAML mapping (a Kubernetes secret's `data`/`stringData`
+/// layout, values plain or base64 under `data`).
+fn read_credentials(bytes: &[u8], id_key: &str, secret_key: &str) -> std::result::Result<(String, Option<String>), String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
+    let docs = crate::fleet::node::parse_documents(text).map_err(|e| e.message)?;
+    let root = docs.into_iter().next().ok_or("empty")?;
+    let get = |key: &str| -> Option<String> {
+        if let Some(v) = root.get("stringData").and_then(|d| d.get(key)).and_then(Node::scalar_text) {
+            return Some(v);
+        }
+        if let Some(v) = root.get("data").and_then(|d| d.get(key)).and_then(Node::scalar_text) {
+            let decoded = decode_base64(&v);
+            return decoded.or(Some(v));
+        }
+        root.get(key).and_then(Node::scalar_text)
+    };
+    let id = get(id_key).ok_or_else(|| format!("no {id_key:?} key (the client ID; see clientIdKey)"))?;
+    Ok((id, get(secret_key)))
+}
+
+fn decode_base64(text: &str) -> Option<String> {
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.trim().bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        bits = (bits << 6) | v as u32;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn read_tools(node: &Node, path: &str, problems: &mut Problems) -> ToolFilter {

@@ -12,6 +12,8 @@ use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::OAuthSource;
+use crate::auth::oauth::Authorizer;
 use crate::client::{ClientOptions, Connection, DEFAULT_STDIO_INIT_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::fleet::definition::{ServerDefinition, ServerKind, did_you_mean};
@@ -258,6 +260,7 @@ impl Fleet {
 
     /// Registers a definition (it does not start it).
     pub fn add(&self, definition: ServerDefinition) -> Result<()> {
+        let definition = with_oauth(definition, None)?;
         let mut slots = self.inner.slots.lock().unwrap();
         if let Some(existing) = slots.get(&definition.name) {
             return Err(Error::Config(format!("MCP server `{}` already exists (defined by {})", definition.name, existing.definition().origin)));
@@ -284,6 +287,7 @@ impl Fleet {
                 many => return Err(Error::Config(format!("MCP servers already exist: {}", many.join(", ")))),
             }
         }
+        let definitions = definitions.into_iter().map(|d| with_oauth(d, None)).collect::<Result<Vec<_>>>()?;
         for d in definitions {
             self.add(d)?;
         }
@@ -350,6 +354,7 @@ impl Fleet {
             return Err(Error::Config(format!("the definition is named `{}`, not `{name}`; a server cannot be renamed (delete and create it)", definition.name)));
         }
         let slot = self.slot(name)?;
+        let definition = with_oauth(definition, Some(&slot.definition()))?;
         let old = std::mem::replace(&mut *slot.definition.lock().unwrap(), Arc::new(definition));
         let new = slot.definition();
         let supervised = slot.run.lock().await.as_ref().is_some_and(|r| !r.task.is_finished());
@@ -365,6 +370,27 @@ impl Fleet {
         }
         self.inner.rebuild_catalog();
         Ok(())
+    }
+
+    /// Gets OAuth tokens for a server (`auth: {type: oauth}` or an OAuth object from the host
+    /// language): the client-credentials exchange, or the authorization-code flow with
+    /// `authorizer` doing the user's part. Then a server that is not up starts again.
+    pub async fn login(&self, name: &str, authorizer: &dyn Authorizer) -> Result<()> {
+        let slot = self.slot(name)?;
+        let oauth = oauth_of(&slot.definition())?;
+        oauth.login(authorizer).await?;
+        if slot.state().is_up() {
+            return Ok(());
+        }
+        self.inner.stop(&slot, AfterStop::Keep).await;
+        Inner::start(&self.inner, slot).await
+    }
+
+    /// Forgets a server's OAuth tokens (memory and token store). A running server keeps its
+    /// session until the server refuses the old token.
+    pub async fn logout(&self, name: &str) -> Result<()> {
+        let slot = self.slot(name)?;
+        Ok(oauth_of(&slot.definition())?.logout().await?)
     }
 
     /// Stops and unregisters a server.
@@ -596,6 +622,38 @@ impl Inner {
         };
         *self.catalog.lock().unwrap() = Arc::new(catalog);
     }
+}
+
+fn oauth_of(def: &ServerDefinition) -> Result<Arc<OAuthSource>> {
+    def.tokens.as_ref().and_then(|t| t.oauth.clone()).ok_or_else(|| {
+        Error::Config(format!("server `{}` has no OAuth settings (give it `auth: {{type: oauth}}` or an OAuth object)", def.name))
+    })
+}
+
+/// Gives a definition with `auth: {type: oauth}` its token source: the one of `previous` when
+/// the OAuth settings, URL and TLS are unchanged (it holds the tokens), else a new one.
+fn with_oauth(mut def: ServerDefinition, previous: Option<&ServerDefinition>) -> Result<ServerDefinition> {
+    let Some(spec) = def.oauth.clone() else { return Ok(def) };
+    if def.tokens.is_some() {
+        return Ok(def);
+    }
+    if let Some(old) = previous.filter(|old| old.oauth.as_ref() == Some(&spec) && old.url == def.url && old.tls == def.tls) {
+        def.tokens = old.tokens.clone();
+        return Ok(def);
+    }
+    let fail = |message: String| Error::Config(format!("server `{}`: auth: {message}", def.name));
+    let read = |path: &str| std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"));
+    let settings = crate::fleet::definition::oauth_settings(&spec, &read).map_err(fail)?;
+    settings.check().map_err(fail)?;
+    let (TransportConfig::StreamableHttp { url, options } | TransportConfig::Sse { url, options }) = transport_config(&def)? else {
+        return Err(fail("OAuth is only for remote servers".into()));
+    };
+    let url = crate::transport::http::parse_http_url(&url)?;
+    let tls = options.ca_bundle.is_some() || options.client_cert.is_some() || options.insecure;
+    let http = if tls { Some(options.build_client()?) } else { None };
+    let source = Arc::new(OAuthSource::new(url, settings, http, None));
+    def.tokens = Some(crate::auth::Tokens::from_oauth(source, Duration::from_secs(30)));
+    Ok(def)
 }
 
 /// The transport for a definition, with `${VAR}`s expanded from the environment now.

@@ -17,7 +17,8 @@ use crate::fleet::load::{load_path, load_update, load_value};
 use crate::fleet::management;
 use crate::fleet::manager::{Fleet, FleetOptions, ServerInfo, StatusUpdate};
 use crate::python::awaitable::spawn;
-use crate::python::convert::{json_to_py, object_to_py, opt_seconds, py_to_json, py_to_object};
+use crate::python::convert::{json_to_py, object_to_py, opt_seconds, py_to_json, py_to_object, seconds};
+use crate::python::oauth::login_authorizer;
 use crate::python::errors::{config_error, to_py_err};
 use crate::python::tokens::PyTokenSource;
 use crate::python::types::{CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, py_opt, py_str, short, to_py_value};
@@ -214,6 +215,35 @@ impl Adapter {
             fleet.update(&name, def, start).await.map_err(to_py_err)?;
             fleet.info(&name).map(MCPServerInfo).map_err(to_py_err)
         })
+    }
+
+    /// Gets OAuth tokens for a server with `auth: {type: oauth, ...}`, then starts it again if
+    /// it is not up (a server waiting in `AuthRequired`). The user's part: `authorize(url)`
+    /// returns the redirect URL (headless), else a browser opens (`open_browser`) and a
+    /// loopback port catches the redirect; either within `timeout` seconds. Client-credentials
+    /// servers need neither. Returns the server's info.
+    #[pyo3(signature = (name, *, authorize = None, open_browser = true, timeout = 300.0))]
+    fn login<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        authorize: Option<&Bound<'py, PyAny>>,
+        open_browser: bool,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let authorizer = login_authorizer(py, authorize, open_browser, seconds(timeout, "timeout")?)?;
+        self.bind_providers(py);
+        let fleet = self.fleet.clone();
+        spawn(py, async move {
+            fleet.login(&name, authorizer.as_ref()).await.map_err(to_py_err)?;
+            fleet.info(&name).map(MCPServerInfo).map_err(to_py_err)
+        })
+    }
+
+    /// Forgets a server's OAuth tokens, in memory and in its token store.
+    fn logout<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        let fleet = self.fleet.clone();
+        spawn(py, async move { fleet.logout(&name).await.map_err(to_py_err) })
     }
 
     /// Stops and removes a server.

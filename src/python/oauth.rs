@@ -203,19 +203,7 @@ impl PyOAuth {
     /// The user's part of a login: the `authorize` callback, else a browser and a loopback
     /// listener.
     pub fn authorizer(&self) -> Arc<dyn Authorizer> {
-        match &self.authorize {
-            Some(callback) => Arc::new(Headless { callback: redirect_fn(callback.clone()), default_redirect_uri: HEADLESS_REDIRECT_URI.into() }),
-            None => {
-                let opener = self.opener.clone();
-                let open = opener.map(|o| {
-                    Arc::new(move |url: &str| {
-                        let url = url.to_string();
-                        o.fire(move |open| open.call1((url,)));
-                    }) as Arc<dyn Fn(&str) + Send + Sync>
-                });
-                Arc::new(Loopback { open, timeout: self.settings.login_timeout })
-            }
-        }
+        authorizer(self.authorize.clone(), self.opener.clone(), self.settings.login_timeout)
     }
 
     /// Python callables (store, authorize, opener) run on the loop the client is used from.
@@ -227,6 +215,39 @@ impl PyOAuth {
             callback.bind_running_loop(py);
         }
     }
+}
+
+/// Headless with `authorize`, else a loopback listener (and the browser, with `opener`).
+fn authorizer(authorize: Option<Arc<PyCallback>>, opener: Option<Arc<PyCallback>>, timeout: Duration) -> Arc<dyn Authorizer> {
+    match authorize {
+        Some(callback) => Arc::new(Headless { callback: redirect_fn(callback), default_redirect_uri: HEADLESS_REDIRECT_URI.into() }),
+        None => {
+            let open = opener.map(|o| {
+                Arc::new(move |url: &str| {
+                    let url = url.to_string();
+                    o.fire(move |open| open.call1((url,)));
+                }) as Arc<dyn Fn(&str) + Send + Sync>
+            });
+            Arc::new(Loopback { open, timeout })
+        }
+    }
+}
+
+/// The user's part of a login from `Adapter.login()` arguments (called on the running loop).
+pub fn login_authorizer(py: Python<'_>, authorize: Option<&Bound<'_, PyAny>>, open_browser: bool, timeout: Duration) -> PyResult<Arc<dyn Authorizer>> {
+    let authorize = match authorize.filter(|a| !a.is_none()) {
+        Some(callable) if !callable.is_callable() => {
+            return Err(PyTypeError::new_err(format!("authorize must be a callable (url -> redirect URL), not {}", type_name(callable))));
+        }
+        Some(callable) => Some(PyCallback::new(callable, "the authorize callback")),
+        None => None,
+    };
+    let opener = if open_browser && authorize.is_none() {
+        Some(PyCallback::new(&py.import("webbrowser")?.getattr("open")?, "the browser opener"))
+    } else {
+        None
+    };
+    Ok(authorizer(authorize, opener, timeout))
 }
 
 /// An authorize callback as the core's redirect function.
