@@ -125,19 +125,7 @@ impl PyOAuth {
         settings.login_timeout = seconds(login_timeout, "login_timeout")?;
         settings.check().map_err(PyValueError::new_err)?;
         let store = store_choice(store)?;
-        let authorize = match authorize.filter(|a| !a.is_none()) {
-            Some(callable) if !callable.is_callable() => {
-                return Err(PyTypeError::new_err(format!("authorize must be a callable (url -> redirect URL), not {}", type_name(callable))));
-            }
-            Some(callable) => Some(PyCallback::new(callable, "the authorize callback")),
-            None => None,
-        };
-        let opener = if open_browser && authorize.is_none() {
-            let webbrowser = py.import("webbrowser")?;
-            Some(PyCallback::new(&webbrowser.getattr("open")?, "the browser opener"))
-        } else {
-            None
-        };
+        let (authorize, opener) = user_callbacks(py, authorize, open_browser)?;
         Ok(Self { settings, store, authorize, open_browser, opener })
     }
 
@@ -233,8 +221,12 @@ fn authorizer(authorize: Option<Arc<PyCallback>>, opener: Option<Arc<PyCallback>
     }
 }
 
-/// The user's part of a login from `Adapter.login()` arguments (called on the running loop).
-pub fn login_authorizer(py: Python<'_>, authorize: Option<&Bound<'_, PyAny>>, open_browser: bool, timeout: Duration) -> PyResult<Arc<dyn Authorizer>> {
+/// The `authorize` callback (checked) and, without it, the browser opener.
+fn user_callbacks(
+    py: Python<'_>,
+    authorize: Option<&Bound<'_, PyAny>>,
+    open_browser: bool,
+) -> PyResult<(Option<Arc<PyCallback>>, Option<Arc<PyCallback>>)> {
     let authorize = match authorize.filter(|a| !a.is_none()) {
         Some(callable) if !callable.is_callable() => {
             return Err(PyTypeError::new_err(format!("authorize must be a callable (url -> redirect URL), not {}", type_name(callable))));
@@ -247,6 +239,12 @@ pub fn login_authorizer(py: Python<'_>, authorize: Option<&Bound<'_, PyAny>>, op
     } else {
         None
     };
+    Ok((authorize, opener))
+}
+
+/// The user's part of a login from `Adapter.login()` arguments (called on the running loop).
+pub fn login_authorizer(py: Python<'_>, authorize: Option<&Bound<'_, PyAny>>, open_browser: bool, timeout: Duration) -> PyResult<Arc<dyn Authorizer>> {
+    let (authorize, opener) = user_callbacks(py, authorize, open_browser)?;
     Ok(authorizer(authorize, opener, timeout))
 }
 

@@ -213,12 +213,7 @@ impl OAuthSource {
         }
         let redirect = authorizer.begin(self.settings.redirect_uri.as_deref()).await?;
         let redirect_uri = redirect.redirect_uri().to_string();
-        let mut manager = self.new_manager().await?;
-        let resolution = manager
-            .resolve_metadata_from_challenge(state.challenge.as_deref())
-            .await
-            .map_err(|e| oauth_error("authorization server discovery failed", e))?;
-        manager.set_metadata(resolution.metadata);
+        let manager = self.discovered_manager(state.challenge.as_deref()).await?;
         let settings = &self.settings;
         let mut request = AuthorizationRequest::new(redirect_uri.clone()).with_client_name(settings.client_name.clone());
         if !settings.scopes.is_empty() {
@@ -258,6 +253,16 @@ impl OAuthSource {
             manager.with_client(http.clone()).map_err(|e| oauth_error("cannot use the TLS settings", e))?;
         }
         manager.set_credential_store(SharedStore(self.settings.store.clone()));
+        Ok(manager)
+    }
+
+    /// A manager that knows the authorization server, found from `challenge` (a 401's
+    /// `WWW-Authenticate`) or from the well-known paths.
+    async fn discovered_manager(&self, challenge: Option<&str>) -> Result<AuthorizationManager, TokenError> {
+        let mut manager = self.new_manager().await?;
+        let resolution =
+            manager.resolve_metadata_from_challenge(challenge).await.map_err(|e| oauth_error("authorization server discovery failed", e))?;
+        manager.set_metadata(resolution.metadata);
         Ok(manager)
     }
 
@@ -302,12 +307,7 @@ impl OAuthSource {
                 resource,
             },
         };
-        let mut manager = self.new_manager().await?;
-        let resolution = manager
-            .resolve_metadata_from_challenge(state.challenge.as_deref())
-            .await
-            .map_err(|e| oauth_error("authorization server discovery failed", e))?;
-        manager.set_metadata(resolution.metadata);
+        let mut manager = self.discovered_manager(state.challenge.as_deref()).await?;
         manager.validate_client_credentials_metadata(&config).map_err(|e| oauth_error("the authorization server does not accept this client", e))?;
         manager.configure_client_credentials(&config).map_err(|e| oauth_error("cannot configure the client", e))?;
         let (manager, token) = exchange_client_credentials(manager, config).await?;
