@@ -56,6 +56,11 @@ impl TokenError {
     pub fn oauth(message: impl Into<String>) -> Self {
         Self { message: message.into(), kind: TokenErrorKind::OAuth, cause: None }
     }
+
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
+    }
 }
 
 impl fmt::Debug for TokenError {

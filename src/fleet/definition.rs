@@ -926,23 +926,9 @@ pub fn oauth_settings(
     spec: &OAuthSpec,
     read: &dyn Fn(&str) -> std::result::Result<Vec<u8>, String>,
 ) -> std::result::Result<crate::auth::OAuthSettings, String> {
-    use crate::auth::oauth::{FileStore, Grant, JwtSigningAlgorithm};
-    let grant = match (spec.grant.as_str(), &spec.private_key_file) {
-        ("authorization_code", None) => Grant::AuthorizationCode,
-        ("client_credentials", None) => Grant::ClientCredentials,
-        ("client_credentials" | "private_key_jwt", Some(file)) => {
-            let algorithm = match spec.signing_algorithm.as_deref().unwrap_or("ES256") {
-                "RS256" => JwtSigningAlgorithm::RS256,
-                "RS384" => JwtSigningAlgorithm::RS384,
-                "RS512" => JwtSigningAlgorithm::RS512,
-                "ES384" => JwtSigningAlgorithm::ES384,
-                _ => JwtSigningAlgorithm::ES256,
-            };
-            Grant::PrivateKeyJwt { key_pem: Arc::new(read(file)?), algorithm }
-        }
-        ("private_key_jwt", None) => return Err("the private_key_jwt grant needs privateKeyFile".into()),
-        _ => return Err("privateKeyFile is for the client_credentials or private_key_jwt grant".into()),
-    };
+    use crate::auth::oauth::{FileStore, Grant};
+    let key_pem = spec.private_key_file.as_deref().map(read).transpose()?;
+    let grant = Grant::from_names(&spec.grant, key_pem, spec.signing_algorithm.as_deref())?;
     let mut settings = crate::auth::OAuthSettings::new(grant);
     settings.client_id = spec.client_id.clone();
     settings.client_secret = spec.client_secret.clone();
@@ -992,27 +978,9 @@ fn read_credentials(bytes: &[u8], id_key: &str, secret_key: &str) -> std::result
 }
 
 fn decode_base64(text: &str) -> Option<String> {
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for c in text.trim().bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        bits = (bits << 6) | v as u32;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
-    String::from_utf8(out).ok()
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim()).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 fn read_tools(node: &Node, path: &str, problems: &mut Problems) -> ToolFilter {

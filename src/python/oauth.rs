@@ -12,7 +12,7 @@ use pyo3::types::{PyBytes, PyString};
 use rmcp::transport::auth::{AuthError, CredentialStore, StoredCredentials};
 
 use crate::auth::oauth::{
-    Authorizer, FileStore, Grant, Headless, InMemoryCredentialStore, JwtSigningAlgorithm, Loopback, OAuthSettings, OAuthSource,
+    Authorizer, FileStore, Grant, Headless, InMemoryCredentialStore, Loopback, OAuthSettings, OAuthSource,
     credentials_to_record, record_to_credentials,
 };
 use crate::auth::{TokenError, TokenErrorKind, Tokens};
@@ -99,22 +99,7 @@ impl PyOAuth {
             client_secret = client_secret.or(secret);
         }
         let key_pem = private_key.filter(|k| !k.is_none()).map(read_key).transpose()?;
-        let grant = match (grant, key_pem) {
-            ("authorization_code", None) => Grant::AuthorizationCode,
-            ("client_credentials", None) => Grant::ClientCredentials,
-            ("client_credentials" | "private_key_jwt", Some(key_pem)) => {
-                Grant::PrivateKeyJwt { key_pem: Arc::new(key_pem), algorithm: algorithm(signing_algorithm)? }
-            }
-            ("private_key_jwt", None) => return Err(PyValueError::new_err("grant='private_key_jwt' needs private_key (PEM text, bytes or a path)")),
-            ("authorization_code", Some(_)) => {
-                return Err(PyValueError::new_err("private_key is for grant='client_credentials' or 'private_key_jwt'"));
-            }
-            (other, _) => {
-                return Err(PyValueError::new_err(format!(
-                    "grant must be 'authorization_code', 'client_credentials' or 'private_key_jwt', not {other:?}"
-                )));
-            }
-        };
+        let grant = Grant::from_names(grant, key_pem, Some(signing_algorithm)).map_err(PyValueError::new_err)?;
         let mut settings = OAuthSettings::new(grant);
         settings.client_id = client_id;
         settings.client_secret = client_secret;
@@ -298,17 +283,6 @@ fn read_key(key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     }
     let path: PathBuf = key.extract().map_err(|_| PyTypeError::new_err("private_key must be PEM text, PEM bytes or a path"))?;
     std::fs::read(&path).map_err(|e| PyValueError::new_err(format!("cannot read private_key {}: {e}", path.display())))
-}
-
-fn algorithm(name: &str) -> PyResult<JwtSigningAlgorithm> {
-    Ok(match name {
-        "RS256" => JwtSigningAlgorithm::RS256,
-        "RS384" => JwtSigningAlgorithm::RS384,
-        "RS512" => JwtSigningAlgorithm::RS512,
-        "ES256" => JwtSigningAlgorithm::ES256,
-        "ES384" => JwtSigningAlgorithm::ES384,
-        other => return Err(PyValueError::new_err(format!("signing_algorithm must be one of RS256, RS384, RS512, ES256, ES384, not {other:?}"))),
-    })
 }
 
 fn scope_list(scopes: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {

@@ -9,6 +9,12 @@ pub mod streamable_http;
 pub use http::HttpOptions;
 pub use stdio::StdioParams;
 
+/// Whether a message is the `initialize` request (the handshake, before a session exists).
+pub fn is_initialize(message: &rmcp::model::ClientJsonRpcMessage) -> bool {
+    use rmcp::model::{ClientJsonRpcMessage, ClientRequest};
+    matches!(message, ClientJsonRpcMessage::Request(r) if matches!(r.request, ClientRequest::InitializeRequest(_)))
+}
+
 /// Which transport a client uses, with its parameters.
 #[derive(Debug, Clone)]
 pub enum TransportConfig {

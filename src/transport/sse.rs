@@ -8,7 +8,7 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap};
 use rmcp::RoleClient;
-use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ServerJsonRpcMessage};
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::Transport;
 use sse_stream::SseStream;
 use tokio::sync::mpsc;
@@ -127,7 +127,7 @@ impl Transport<RoleClient> for SseTransport {
     type Error = SseTransportError;
 
     fn send(&mut self, item: ClientJsonRpcMessage) -> impl Future<Output = Result<(), SseTransportError>> + Send + 'static {
-        let in_session = !matches!(&item, ClientJsonRpcMessage::Request(r) if matches!(r.request, ClientRequest::InitializeRequest(_)));
+        let in_session = !super::is_initialize(&item);
         let request = self.http.post(self.post_url.clone()).headers(self.headers.clone()).json(&item);
         let url = self.post_url.to_string();
         let tokens = self.tokens.clone();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
-use rmcp::model::{ClientJsonRpcMessage, ClientRequest};
+use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::common::client_side_sse::ExponentialBackoff;
 use rmcp::transport::streamable_http_client::{
@@ -125,7 +125,7 @@ impl StreamableHttpClient for AuthorizedClient {
         if self.tokens.is_none() {
             return self.http.post_message_with_response_limits(uri, message, session_id, auth, headers, limits).await;
         }
-        let in_session = !matches!(&message, ClientJsonRpcMessage::Request(r) if matches!(r.request, ClientRequest::InitializeRequest(_)));
+        let in_session = !super::is_initialize(&message);
         // Kept for a possible second attempt after a refusal.
         self.with_token(auth, in_session, |token| {
             self.http.post_message_with_response_limits(uri.clone(), message.clone(), session_id.clone(), token, headers.clone(), limits.clone())

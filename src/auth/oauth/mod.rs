@@ -40,6 +40,21 @@ pub enum Grant {
 }
 
 impl Grant {
+    /// The grant for a configured name (`authorization_code`, `client_credentials`,
+    /// `private_key_jwt`); a private key makes `client_credentials` sign a JWT.
+    pub fn from_names(grant: &str, key_pem: Option<Vec<u8>>, algorithm: Option<&str>) -> Result<Self, String> {
+        Ok(match (grant, key_pem) {
+            ("authorization_code", None) => Grant::AuthorizationCode,
+            ("client_credentials", None) => Grant::ClientCredentials,
+            ("client_credentials" | "private_key_jwt", Some(key_pem)) => {
+                Grant::PrivateKeyJwt { key_pem: Arc::new(key_pem), algorithm: signing_algorithm(algorithm.unwrap_or("ES256"))? }
+            }
+            ("private_key_jwt", None) => return Err("the private_key_jwt grant needs a private key".into()),
+            ("authorization_code", Some(_)) => return Err("a private key is for the client_credentials or private_key_jwt grant".into()),
+            (other, _) => return Err(format!("grant must be authorization_code, client_credentials or private_key_jwt, not {other:?}")),
+        })
+    }
+
     fn is_client_credentials(&self) -> bool {
         !matches!(self, Grant::AuthorizationCode)
     }
@@ -51,6 +66,18 @@ impl Grant {
             Grant::PrivateKeyJwt { .. } => "private_key_jwt",
         }
     }
+}
+
+/// A JWT signing algorithm by name.
+pub fn signing_algorithm(name: &str) -> Result<JwtSigningAlgorithm, String> {
+    Ok(match name {
+        "RS256" => JwtSigningAlgorithm::RS256,
+        "RS384" => JwtSigningAlgorithm::RS384,
+        "RS512" => JwtSigningAlgorithm::RS512,
+        "ES256" => JwtSigningAlgorithm::ES256,
+        "ES384" => JwtSigningAlgorithm::ES384,
+        other => return Err(format!("signing algorithm must be one of RS256, RS384, RS512, ES256, ES384, not {other:?}")),
+    })
 }
 
 /// The client side of an OAuth setup. Secrets never appear in `Debug`.
@@ -440,18 +467,9 @@ async fn exchange_code(manager: &AuthorizationManager, redirect_url: &str) -> Re
     Ok(())
 }
 
+/// The step that failed and rmcp's reason (also kept as the cause).
 fn oauth_error(context: &str, error: AuthError) -> TokenError {
-    TokenError { cause: Some(Arc::new(error)), ..TokenError::oauth(context) }.with_cause_text()
-}
-
-impl TokenError {
-    /// Appends the cause's text to the message (OAuth causes are Rust errors, not exceptions).
-    fn with_cause_text(mut self) -> Self {
-        if let Some(cause) = &self.cause {
-            self.message = format!("{}: {cause}", self.message);
-        }
-        self
-    }
+    TokenError { cause: None, ..TokenError::oauth(format!("{context}: {error}")) }.caused_by(error)
 }
 
 /// rmcp takes its store by value; ours is shared with the settings (and the fleet).
