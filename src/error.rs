@@ -1,68 +1,157 @@
 //! The core's error type. The Python layer maps each variant to one exception class.
 
+use std::fmt;
 use std::time::Duration;
+
+use crate::util::redact::{MAX_QUOTE_CHARS, quote, redact_url, scrub};
 
 use crate::transport::stdio::ExitInfo;
 
 /// Everything that can go wrong talking to an MCP server.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// Bad arguments or configuration (unknown transport type, malformed URL or header, ...).
-    #[error("{0}")]
     Config(String),
 
     /// The server could not be started or reached (missing command, connection refused, ...).
-    #[error("{0}")]
     Start(String),
 
+    /// The stdio command cannot be run at all; trying again will not help.
+    CannotRun { command: String, reason: CannotRun },
+
     /// The stdio server process exited while the client needed it.
-    #[error("{}", exited_message(.exit, .stderr_tail))]
     Exited { exit: ExitInfo, stderr_tail: String },
 
     /// No answer within the allowed time. The request has been cancelled on the server.
-    #[error("{operation} timed out after {}{}", format_duration(*.timeout), detail_suffix(.detail))]
     Timeout { operation: String, timeout: Duration, detail: Option<String> },
 
     /// The server answered with a JSON-RPC error.
-    #[error("server error {code} on {operation}: {message}")]
     Server { operation: String, code: i32, message: String, data: Option<serde_json::Value> },
 
     /// The peer broke the protocol (unexpected response, bad framing, cross-origin SSE endpoint, ...).
-    #[error("{0}")]
     Protocol(String),
 
     /// The connection failed after it was established (HTTP error status, stream closed, ...).
-    #[error("{0}")]
     Transport(String),
 
     /// The remote server answered 401/403 with a `WWW-Authenticate` challenge.
-    #[error("{url} requires authorization{}", if .www_authenticate.is_empty() { String::new() } else { format!(" (WWW-Authenticate: {})", .www_authenticate) })]
     AuthRequired { url: String, status: u16, www_authenticate: String },
 
     /// The token provider failed, or gave no token in time; the request was not sent.
-    #[error(transparent)]
-    Token(#[from] crate::auth::TokenError),
+    Token(crate::auth::TokenError),
 
     /// The client is not connected: never initialized, or closed.
-    #[error("{0}")]
     NotConnected(String),
 
     /// Definitions with problems; nothing was registered.
-    #[error("{}", invalid_message(.0))]
     Invalid(Vec<crate::fleet::definition::Problem>),
 
     /// No server of the fleet offers this tool (or prompt).
-    #[error("no tool named `{name}`{}", suggestion_suffix(.suggestions))]
     ToolNotFound { name: String, suggestions: Vec<String> },
 
     /// The fleet server behind a name is not up.
-    #[error("server `{server}` is {state}{}", .last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
     ServerDown { server: String, state: &'static str, last_error: Option<String> },
 
     /// No fleet server has this name.
-    #[error("no MCP server named `{name}`{}", suggestion_suffix(.suggestions))]
     UnknownServer { name: String, suggestions: Vec<String> },
+}
+
+/// Why a stdio command cannot be run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CannotRun {
+    CommandNotFound,
+    PermissionDenied,
+    NotExecutable,
+    CwdMissing(String),
+}
+
+impl fmt::Display for CannotRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CannotRun::CommandNotFound => f.write_str("command not found"),
+            CannotRun::PermissionDenied => f.write_str("permission denied"),
+            CannotRun::NotExecutable => f.write_str("not an executable file"),
+            CannotRun::CwdMissing(dir) => write!(f, "working directory {dir} does not exist"),
+        }
+    }
+}
+
+impl Error {
+    /// Whether trying again without a change to the definition cannot help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Error::Config(_) | Error::CannotRun { .. } | Error::Invalid(_))
+    }
+}
+
+impl From<crate::auth::TokenError> for Error {
+    fn from(e: crate::auth::TokenError) -> Self {
+        Error::Token(e)
+    }
+}
+
+impl Error {
+    /// The message before redaction; only `Display` may call it.
+    fn raw_message(&self) -> String {
+        match self {
+            Error::Config(m) | Error::Start(m) | Error::Protocol(m) | Error::Transport(m) | Error::NotConnected(m) => m.clone(),
+            Error::CannotRun { command, reason } => format!("cannot start stdio server `{command}`: {reason}"),
+            Error::Exited { exit, stderr_tail } => exited_message(exit, stderr_tail),
+            Error::Timeout { operation, timeout, detail } => format!("{operation} timed out after {}{}", format_duration(*timeout), detail_suffix(detail)),
+            Error::Server { operation, code, message, .. } => format!("server error {code} on {operation}: {}", quote(message, MAX_QUOTE_CHARS)),
+            Error::AuthRequired { url, www_authenticate, .. } => {
+                let challenge = if www_authenticate.is_empty() { String::new() } else { format!(" (WWW-Authenticate: {})", quote(www_authenticate, MAX_QUOTE_CHARS)) };
+                format!("{} requires authorization{challenge}", redact_url(url))
+            }
+            Error::Token(e) => e.to_string(),
+            Error::Invalid(problems) => invalid_message(problems),
+            Error::ToolNotFound { name, suggestions } => format!("no tool named `{name}`{}", suggestion_suffix(suggestions)),
+            Error::ServerDown { server, state, last_error } => {
+                format!("server `{server}` is {state}{}", last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())
+            }
+            Error::UnknownServer { name, suggestions } => format!("no MCP server named `{name}`{}", suggestion_suffix(suggestions)),
+        }
+    }
+}
+
+/// Every error's text passes here, and so through the one redaction that every message, log
+/// record and `repr()` shares.
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&scrub(&self.raw_message()))
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let variant = match self {
+            Error::Config(_) => "Config",
+            Error::Start(_) => "Start",
+            Error::CannotRun { .. } => "CannotRun",
+            Error::Exited { .. } => "Exited",
+            Error::Timeout { .. } => "Timeout",
+            Error::Server { .. } => "Server",
+            Error::Protocol(_) => "Protocol",
+            Error::Transport(_) => "Transport",
+            Error::AuthRequired { .. } => "AuthRequired",
+            Error::Token(_) => "Token",
+            Error::NotConnected(_) => "NotConnected",
+            Error::Invalid(_) => "Invalid",
+            Error::ToolNotFound { .. } => "ToolNotFound",
+            Error::ServerDown { .. } => "ServerDown",
+            Error::UnknownServer { .. } => "UnknownServer",
+        };
+        write!(f, "Error::{variant}({:?})", self.to_string())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Token(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 fn invalid_message(problems: &[crate::fleet::definition::Problem]) -> String {

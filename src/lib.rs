@@ -6,7 +6,9 @@ pub mod client;
 pub mod demo_server;
 pub mod error;
 pub mod fleet;
+pub mod process;
 pub mod transport;
+pub mod util;
 
 #[cfg(feature = "python")]
 mod python;

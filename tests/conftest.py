@@ -45,14 +45,24 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> N
     raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
 
 
+def missing(what: str) -> None:
+    """A peer the tests need is not installed: a skip on a developer's machine, a failure under
+    CI (`CI=true`), where a broken install step must not turn suites into silent skips."""
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(f"{what} (CI=true: .ci/run must install it)")
+    pytest.skip(what)
+
+
 def node() -> str:
-    """Node for server-everything: the system node, else the Node 22 from npm."""
+    """Node for the npm peers: the Node 22 that `npm ci` installs (what .ci/run sets up and the
+    conformance suite needs), else the system node."""
+    if NODE22.exists():
+        return str(NODE22)
     found = shutil.which("node")
     if found:
         return found
-    if NODE22.exists():
-        return str(NODE22)
-    pytest.skip("node is not installed")
+    missing("node is not installed")
+    raise AssertionError("unreachable")
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -100,7 +110,7 @@ def sdk_sse() -> Iterator[str]:
 
 def _everything(mode: str) -> tuple[subprocess.Popen, int]:
     if not EVERYTHING.exists():
-        pytest.skip("npm install has not been run (server-everything missing)")
+        missing("npm install has not been run (server-everything missing)")
     port = free_port()
     env = {"PORT": str(port), "NODE_OPTIONS": f"--require {FIXTURES / 'loopback.cjs'}"}
     return start_server([node(), str(EVERYTHING), mode], port, env), port

@@ -87,17 +87,30 @@ BROKEN = [
     ("wrong-kind.yaml", f"apiVersion: {MUSTER}\nkind: Deployment\nmetadata: {{name: a}}\nspec: {{type: stdio, command: x}}\n", 2, 7, "kind", 'expected "MCPServer", got "Deployment"'),
     ("wrong-api.yaml", "apiVersion: v1\nkind: MCPServer\nmetadata: {name: a}\nspec: {type: stdio, command: x}\n", 1, 13, "apiVersion", "expected"),
     ("syntax.yaml", "name: a\ntype: [stdio\ncommand: x\n", None, None, "", "syntax error"),
-    ("duplicate-key.yaml", "name: a\ntype: stdio\nname: b\n", 3, 1, "", "duplicate key `name` (first at line 1)"),
+    ("duplicate-key.yaml", "name: a\ntype: stdio\nname: b\n", 3, 1, "", "duplicate key `name` (first at line"),
     ("env-not-map.yaml", "name: a\ntype: stdio\ncommand: x\nenv: [A=1]\n", 4, 6, "env", "expected a mapping of names to strings, found a list"),
     ("restart-typo.yaml", "name: a\ntype: stdio\ncommand: x\nrestart: {maxRestart: 3}\n", 4, 11, "restart.maxRestart", "did you mean `maxRestarts`?"),
     ("desktop-no-command.json", '{"mcpServers": {\n  "t": {"args": ["x"]}\n}}\n', 2, 8, "mcpServers.t.type", "type is required"),
 ]
 
 
+def untidy(filename: str, text: str) -> tuple[bytes, int]:
+    """The file as people write it: a BOM, a comment header, a blank line, CRLF line ends, a tab
+    in a comment. Returns the bytes and how many lines were added on top."""
+    header = "" if filename.endswith(".json") else "# servers for the team \u2014 edit with care\n#\tsee README\n\n"
+    return ("\ufeff" + header + text).replace("\n", "\r\n").encode(), header.count("\n")
+
+
+@pytest.mark.parametrize("tidy", [True, False], ids=["tidy", "untidy"])
 @pytest.mark.parametrize("filename,text,line,column,field,message", BROKEN, ids=[b[0] for b in BROKEN])
-def test_broken_file(tmp_path, filename, text, line, column, field, message):
+def test_broken_file(tmp_path, filename, text, line, column, field, message, tidy):
     path = tmp_path / filename
-    path.write_text(text)
+    if tidy:
+        path.write_text(text)
+    else:
+        data, added = untidy(filename, text)
+        path.write_bytes(data)
+        line = None if line is None else line + added
     with pytest.raises(mcpfleet.ConfigError) as e:
         mcpfleet.Adapter.from_config(path)
     err = e.value

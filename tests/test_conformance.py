@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import NODE22, NODE_MODULES, PY
+from conftest import NODE22, NODE_MODULES, PY, missing
 
 CLIENT = os.path.join(os.path.dirname(__file__), "conformance", "client.py")
 CLI = NODE_MODULES / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
@@ -64,7 +64,7 @@ def expected_failures() -> dict[str, str]:
 
 def run_scenario(scenario: str, tmp_path) -> tuple[int, str]:
     if not (NODE22.exists() and CLI.exists()):
-        pytest.skip("npm install has not been run (conformance suite or Node 22 missing)")
+        missing("npm install has not been run (conformance suite or Node 22 missing)")
     env = {**os.environ, "PATH": f"{NODE22.parent}:{os.environ['PATH']}"}
     out = subprocess.run(
         [str(NODE22), str(CLI), "client", "--command", f"{PY} {CLIENT}", "--scenario", scenario, "-o", str(tmp_path)],

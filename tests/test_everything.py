@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import mcpfleet
-from conftest import EVERYTHING, node
+from conftest import EVERYTHING, missing, node
 
 
 async def exercise(client: mcpfleet.MCPClientBase) -> None:
@@ -31,7 +31,7 @@ async def exercise(client: mcpfleet.MCPClientBase) -> None:
 
 async def test_stdio():
     if not EVERYTHING.exists():
-        pytest.skip("npm install has not been run")
+        missing("npm install has not been run")
     async with mcpfleet.StdioClient(node(), [str(EVERYTHING), "stdio"]) as client:
         await exercise(client)
 

@@ -170,7 +170,18 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
-        if self.path == "/sse":
+        if self.path == "/sse-long-endpoint":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            self.wfile.write(b"event: endpoint\ndata: http://127.0.0.2:9/messages?sessionId=" + b"q" * 200_000 + b"\n\n")
+            self.wfile.flush()
+            time.sleep(2)
+        elif self.path == "/js":
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Bearer resource_metadata="javascript:alert(1)", realm="file:///etc/passwd"')
+            self.end_headers()
+        elif self.path == "/sse":
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
@@ -187,6 +198,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
 
     def do_POST(self):
+        if self.path == "/huge-challenge":
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Bearer realm="https://auth.example.com", error_description="' + "z" * 100_000 + '"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_response(401)
         self.send_header("WWW-Authenticate", 'Bearer realm="https://auth.example.com", error="invalid_token"')
         self.send_header("Content-Length", "0")

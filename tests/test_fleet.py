@@ -174,7 +174,7 @@ async def test_streamable_http_server_restart_is_followed():
     # Same server twice: `web` without ping (so the quick restart is certainly met by a call),
     # `watched` with a short ping (so the outage is certainly seen).
     servers = [{"name": "web", "type": "streamable-http", "url": url, "autoStart": True, "pingInterval": 0},
-               {"name": "watched", "type": "streamable-http", "url": url, "autoStart": True, "pingInterval": 0.3,
+               {"name": "watched", "type": "streamable-http", "url": url, "autoStart": True, "pingInterval": 1,
                 "restart": {"initialDelay": 0.1, "maxDelay": 0.3, "maxRestarts": 50}}]
     try:
         async with mcpfleet.Adapter(servers) as fleet:

@@ -12,7 +12,7 @@ import pytest
 import mcpfleet
 from conftest import FIXTURES, PY, free_port, start_server, stop
 
-trustme = pytest.importorskip("trustme")
+import trustme
 TLS_SERVER = str(FIXTURES / "tls_server.py")
 
 

@@ -392,10 +392,16 @@ class GetPromptResult:
 def run_demo_server(http_port: int | None = None) -> None:
     """Serves the built-in demo server: stdio, or streamable HTTP on 127.0.0.1:`http_port`."""
 
-def _terminate_all_servers(grace: float = 2.0) -> None: ...
+def _terminate_all_servers(grace: float = 2.0) -> None:
+    """Ends every stdio server group (TERM, KILL after ``grace`` seconds, 0..86400; else
+    ``ConfigError``); from then on nothing is started or restarted."""
 def _at_exit() -> None: ...
 def _live_server_process_groups() -> int: ...
 def _set_log_level(level: int) -> None: ...
+def _redact(text: str) -> str:
+    """``text`` with URL credentials and query values, and known header, env and token values, as ``***``."""
+def _watchdog_pid() -> int | None:
+    """The pid of the watchdog that ends the servers if this process is killed (None before the first stdio server)."""
 
 # --- the fleet -------------------------------------------------------------------------------
 

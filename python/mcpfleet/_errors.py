@@ -50,7 +50,7 @@ class ConfigError(MCPFleetError, ValueError):
     file: str | None = None
     line: int | None = None
     column: int | None = None
-    #: Every problem found, each a dict with ``file``, ``line``, ``column``, ``field`` and ``message``
+    #: Every problem found, each a dict with ``file``, ``line``, ``column``, ``server``, ``field`` and ``message``
     #: (the first one also fills ``file``/``line``/``column`` above).
     problems: list[dict] = []
 

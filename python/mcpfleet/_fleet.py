@@ -60,9 +60,12 @@ class MCPServer:
 
     def __repr__(self) -> str:
         # env and header values may be secrets
-        return (
+        from . import _core
+
+        url = None if self.url is None else _core._redact(self.url)
+        return _core._redact(
             f"MCPServer(name={self.name!r}, type={self.type!r}, command={self.command!r}, args={self.args!r}, "
-            f"env_keys={sorted(self.env)!r}, url={self.url!r}, header_names={sorted(self.headers)!r}"
+            f"env_keys={sorted(self.env)!r}, url={url!r}, header_names={sorted(self.headers)!r}"
             f"{', token_provider=True' if self.token_provider is not None else ''})"
         )
 
@@ -98,6 +101,8 @@ class Adapter(_core.Adapter):
 
     def on_status(self, callback: StatusCallback) -> None:
         """Calls ``callback(update)`` (sync or async) on the event loop for every status change."""
+        if not callable(callback):
+            raise TypeError(f"on_status() needs a callable, got {type(callback).__name__}")
         state = self._status_state()
         state["callbacks"].append(callback)
         self._ensure_dispatcher()

@@ -37,9 +37,11 @@ pub fn parse_www_authenticate(header: &str) -> AuthChallenge {
         .cloned()
         .unwrap_or_default();
     let get = |name: &str| main.param(name).map(str::to_string);
-    let issuer = get("realm").filter(|r| r.starts_with("https://") || r.starts_with("http://"));
+    // Only an http(s) URL can be fetched: `javascript:` or `file:` is no place to look.
+    let is_http = |u: &String| url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+    let issuer = get("realm").filter(is_http);
     AuthChallenge {
-        resource_metadata_url: get("resource_metadata"),
+        resource_metadata_url: get("resource_metadata").filter(is_http),
         scope: get("scope"),
         issuer,
         error: get("error"),
@@ -160,6 +162,14 @@ impl Lexer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_http_urls_count() {
+        for bad in ["javascript:alert(1)", "file:///etc/passwd", "data:,x", "https://", "ftp://h/x"] {
+            let c = parse_www_authenticate(&format!(r#"Bearer resource_metadata="{bad}", realm="{bad}""#));
+            assert_eq!((c.resource_metadata_url, c.issuer), (None, None), "{bad}");
+        }
+    }
 
     #[test]
     fn bearer_with_resource_metadata_and_scope() {

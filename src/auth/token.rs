@@ -96,6 +96,10 @@ impl Tokens {
     /// The token for one request, within the timeout. Never logs the token.
     pub async fn bearer(&self) -> Result<Option<String>, TokenError> {
         match tokio::time::timeout(self.timeout, self.source.token()).await {
+            Ok(Ok(Some(token))) => {
+                crate::util::redact::register([token.as_str()]);
+                Ok(Some(token))
+            }
             Ok(result) => result,
             Err(_) => Err(TokenError::new(format!("no token within {:.1}s (the provider's timeout)", self.timeout.as_secs_f64()))),
         }

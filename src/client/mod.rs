@@ -18,6 +18,7 @@ use rmcp::{RoleClient, ServiceExt};
 
 use crate::auth::find_token_error;
 use crate::error::{Error, Result};
+use crate::transport::decode::PROTOCOL_ERROR_MARKER;
 use crate::transport::http::{parse_http_url, redact_url};
 use crate::transport::sse::{SseTransport, SseTransportError, error_chain};
 use crate::transport::stdio::{self, ChildProcess, StderrBuffer};
@@ -54,6 +55,8 @@ pub struct Connection {
     info: Arc<ServerPeerInfo>,
     options: ClientOptions,
     kind: &'static str,
+    /// The server's URL (redacted) for remote servers, for errors that must name it.
+    url: Option<String>,
     closed: AtomicBool,
     runtime: tokio::runtime::Handle,
     tools_changed: Arc<tokio::sync::watch::Sender<u64>>,
@@ -82,6 +85,7 @@ impl Connection {
     }
 
     async fn connect_once(config: &TransportConfig, options: ClientOptions) -> Result<Self> {
+        config.register_secrets();
         let handler = Handler::new(options.name.as_str().into());
         let tools_changed = handler.tools_changed.clone();
         let init_timeout = options.init_timeout;
@@ -140,6 +144,10 @@ impl Connection {
             info,
             options,
             kind: config.kind(),
+            url: match config {
+                TransportConfig::StreamableHttp { url, .. } | TransportConfig::Sse { url, .. } => Some(redact_url(url)),
+                TransportConfig::Stdio(_) => None,
+            },
             closed: AtomicBool::new(false),
             runtime: tokio::runtime::Handle::current(),
             tools_changed,
@@ -182,10 +190,10 @@ impl Connection {
     /// never for remote servers (ping tells whether they are alive).
     pub async fn exited(&self) -> Error {
         match &self.process {
-            Some(process) => {
-                let exit = process.exited().await;
-                process.exited_error(exit).await
-            }
+            Some(process) => tokio::select! {
+                exit = process.exited() => process.exited_error(exit).await,
+                reason = process.broke() => Error::Protocol(format!("stdio server `{}`: {reason}", self.options.name)),
+            },
             None => std::future::pending().await,
         }
     }
@@ -282,12 +290,7 @@ impl Connection {
             return Err(Error::NotConnected(format!("client for `{}` is closed", self.options.name)));
         }
         let limit = timeout.unwrap_or(self.options.request_timeout);
-        let exited = async {
-            match &self.process {
-                Some(p) => p.exited().await,
-                None => std::future::pending().await,
-            }
-        };
+        let exited = self.exited();
         tokio::select! {
             biased;
             r = tokio::time::timeout(limit, fut) => match r {
@@ -295,14 +298,20 @@ impl Connection {
                 Ok(Err(e)) => Err(self.request_error(method, target, e).await),
                 Err(_) => Err(Error::Timeout { operation: describe(method, target), timeout: limit, detail: None }),
             },
-            exit = exited => Err(self.process.as_ref().expect("only stdio exits").exited_error(exit).await),
+            error = exited => Err(error),
         }
     }
 
     async fn request_error(&self, method: &'static str, target: Option<&str>, e: ServiceError) -> Error {
         match e {
+            ServiceError::McpError(data) if data.data.as_ref().is_some_and(|d| d.get(PROTOCOL_ERROR_MARKER).is_some()) => {
+                Error::Protocol(format!("{}: {}", describe(method, target), data.message))
+            }
             ServiceError::McpError(data) => server_error(describe(method, target), data),
             ServiceError::TransportClosed => {
+                if let Some(reason) = self.process.as_ref().and_then(|p| p.broken()) {
+                    return Error::Protocol(format!("{}: stdio server `{}`: {reason}", describe(method, target), self.options.name));
+                }
                 if let Some(process) = &self.process {
                     if let Some(exit) = process.exit_within(Duration::from_secs(2)).await {
                         return process.exited_error(exit).await;
@@ -319,7 +328,7 @@ impl Connection {
                 if let Some(token) = find_token_error(err.error.as_ref()) {
                     return Error::Token(token.clone());
                 }
-                if let Some(auth) = auth_error(&e, err.error.as_ref(), &self.options.name) {
+                if let Some(auth) = auth_error(&e, err.error.as_ref(), self.url.as_deref().unwrap_or(&self.options.name)) {
                     return auth;
                 }
                 Error::Transport(format!("{}: {}", describe(method, target), error_chain(err.error.as_ref())))
@@ -506,6 +515,49 @@ mod tests {
                 assert!(stderr_tail.contains("fatal: no config"), "{stderr_tail}");
             }
             other => panic!("expected Exited, got {other:?}"),
+        }
+    }
+
+    async fn hostile() -> Connection {
+        let mut p = StdioParams::new("python3");
+        p.args = vec![concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hostile_server.py").into()];
+        p.shutdown_grace = Duration::from_millis(300);
+        Connection::connect(&TransportConfig::Stdio(p), options(10_000)).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn unreadable_replies_fail_their_request_at_once() {
+        let c = hostile().await;
+        for tool in ["bad_utf8", "deep"] {
+            let started = std::time::Instant::now();
+            let err = c.call_tool(tool, None, Some(Duration::from_secs(20))).await.unwrap_err();
+            assert!(matches!(err, Error::Protocol(_)), "{tool}: {err:?}");
+            assert!(started.elapsed() < Duration::from_secs(5), "{tool}: took {:?}", started.elapsed());
+            // The connection still works.
+            assert!(c.call_tool("ok", None, None).await.is_ok());
+        }
+        let msg = c.call_tool("bad_utf8", None, None).await.unwrap_err().to_string();
+        assert!(msg.contains("not valid UTF-8"), "{msg}");
+        // A reply with id "1" does not answer request 1: the call times out.
+        let err = c.call_tool("string_id", None, Some(Duration::from_millis(500))).await.unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+        c.close().await;
+    }
+
+    #[tokio::test]
+    async fn unframeable_stdout_breaks_the_connection_at_once() {
+        for tool in ["huge", "endless"] {
+            let c = hostile().await;
+            let started = std::time::Instant::now();
+            let err = c.call_tool(tool, None, Some(Duration::from_secs(30))).await.unwrap_err();
+            assert!(matches!(err, Error::Protocol(_)), "{tool}: {err:?}");
+            assert!(err.to_string().contains("longer than"), "{err}");
+            assert!(started.elapsed() < Duration::from_secs(10), "{tool}: took {:?}", started.elapsed());
+            // Every later request fails at once, and the connection says it ended.
+            let err = c.call_tool("ok", None, Some(Duration::from_secs(30))).await.unwrap_err();
+            assert!(matches!(err, Error::Protocol(_)), "{err:?}");
+            assert!(matches!(tokio::time::timeout(Duration::from_secs(1), c.exited()).await, Ok(Error::Protocol(_))));
+            c.close().await;
         }
     }
 

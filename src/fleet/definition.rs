@@ -11,6 +11,10 @@ use crate::transport::http::redact_url;
 
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// Floors and ceilings of the timing fields: no value makes a busy loop or a restart storm.
+pub const MIN_PING_SECS: f64 = 1.0;
+pub const MIN_RESTART_DELAY_SECS: f64 = 0.05;
+pub const MAX_RESTARTS: u32 = 100;
 pub const MUSTER_API_VERSION: &str = "muster.giantswarm.io/v1alpha1";
 pub const API_VERSION: &str = "mcpfleet.dev/v1alpha1";
 
@@ -30,6 +34,8 @@ impl ServerKind {
         }
     }
 
+    /// The canonical names plus the spellings configs in the wild use (`http` is what Claude
+    /// Code and VS Code write for streamable HTTP).
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "stdio" => Some(ServerKind::Stdio),
@@ -37,6 +43,11 @@ impl ServerKind {
             "sse" => Some(ServerKind::Sse),
             _ => None,
         }
+    }
+
+    /// Only the three canonical names.
+    pub fn parse_exact(s: &str) -> Option<Self> {
+        [ServerKind::Stdio, ServerKind::StreamableHttp, ServerKind::Sse].into_iter().find(|k| k.as_str() == s)
     }
 
     pub fn is_remote(self) -> bool {
@@ -121,7 +132,7 @@ pub struct TlsOptions {
     pub insecure: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ServerDefinition {
     pub name: String,
     pub description: String,
@@ -152,6 +163,14 @@ pub struct ServerDefinition {
     pub origin: String,
     /// Bearer tokens from a host-language provider (remote servers; set by the binding).
     pub tokens: Option<crate::auth::Tokens>,
+}
+
+// Env and header values, URL credentials and client secrets are secrets: Debug shows the
+// redacted definition only.
+impl fmt::Debug for ServerDefinition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ServerDefinition({})", self.redacted_json())
+    }
 }
 
 impl ServerDefinition {
@@ -261,6 +280,8 @@ pub struct Problem {
     pub at: Option<Location>,
     /// Dotted path of the field ("spec.url", "mcpServers.time.command"), empty for the document.
     pub field: String,
+    /// The server the field belongs to, when the document names it.
+    pub server: Option<String>,
     pub message: String,
 }
 
@@ -271,6 +292,9 @@ impl fmt::Display for Problem {
             (Some(s), None) => write!(f, "{s}: ")?,
             (None, Some(at)) => write!(f, "line {}, column {}: ", at.line, at.column)?,
             (None, None) => {}
+        }
+        if let Some(server) = &self.server {
+            write!(f, "server `{server}`: ")?;
         }
         if self.field.is_empty() { write!(f, "{}", self.message) } else { write!(f, "{}: {}", self.field, self.message) }
     }
@@ -288,7 +312,7 @@ impl Problems {
     }
 
     pub fn add(&mut self, at: Option<Location>, field: impl Into<String>, message: impl Into<String>) {
-        self.list.push(Problem { source: self.source.clone(), at, field: field.into(), message: message.into() });
+        self.list.push(Problem { source: self.source.clone(), at, field: field.into(), server: None, message: message.into() });
     }
 
     pub fn source(&self) -> Option<&Arc<str>> {
@@ -360,7 +384,7 @@ pub const DEFAULT_CLIENT_ID_KEY: &str = "client-id";
 pub const DEFAULT_CLIENT_SECRET_KEY: &str = "client-secret";
 
 /// `auth: {type: oauth, ...}` of a remote server, as written (files not read yet).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq, Default)]
 pub struct OAuthSpec {
     pub grant: String,
     pub client_id: Option<String>,
@@ -376,6 +400,20 @@ pub struct OAuthSpec {
     pub client_name: Option<String>,
     pub token_store: Option<String>,
     pub login_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for OAuthSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthSpec")
+            .field("grant", &self.grant)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "***"))
+            .field("credentials_file", &self.credentials_file)
+            .field("private_key_file", &self.private_key_file)
+            .field("scopes", &self.scopes)
+            .field("token_store", &self.token_store)
+            .finish_non_exhaustive()
+    }
 }
 
 fn canonical(fields: &[(&'static str, &[&str])], key: &str) -> Option<&'static str> {
@@ -422,9 +460,9 @@ fn is_valid_prefix(p: &str) -> bool {
 
 pub fn is_valid_name(n: &str) -> bool {
     let mut chars = n.chars();
-    n.len() <= 63
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    n.chars().count() <= 63
+        && chars.next().is_some_and(char::is_alphanumeric)
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// How a definition is being read.
@@ -489,7 +527,8 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
     };
     if let Some((n, at)) = &name {
         if !is_valid_name(n) {
-            problems.add(*at, join(&ctx.path, "name"), format!("invalid name {n:?}: use letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 63 characters"));
+            let field = if ctx.path == "spec" && ctx.name.is_some() { "metadata.name".to_string() } else { join(&ctx.path, "name") };
+            problems.add(*at, field, format!("invalid name {n:?}: use letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 63 characters"));
         }
     }
 
@@ -515,7 +554,8 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
             }
         };
         if !(min..=max).contains(&value) {
-            problems.add(node.at, path(key), format!("must be between {min} and {max} seconds, got {value}"));
+            let off = if field == "pingInterval" { " (or 0 to turn pings off)" } else { "" };
+            problems.add(node.at, path(key), format!("must be between {min} and {max} seconds{off}, got {value}"));
             return None;
         }
         Some(Duration::from_secs_f64(value))
@@ -634,16 +674,21 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
     let cwd = string(problems, "cwd");
     let url = string(problems, "url");
     if let (Some(u), Some((key, node))) = (&url, get("url")) {
-        // A URL that starts with a variable is checked at start time, once expanded.
-        let expanded = expand::expand(u, |_| Some("x".into())).unwrap_or_default();
-        let ok = u.starts_with("${") || ((expanded.starts_with("http://") || expanded.starts_with("https://")) && url::Url::parse(&expanded).is_ok());
-        if !ok {
-            problems.add(node.at, path(key), format!("expected an http:// or https:// URL, got {:?}", redact_url(u)));
+        // Checked as it will be used: with its variables expanded (an unset one is reported below).
+        if let Ok(expanded) = expand::expand_env(u) {
+            if let Err(reason) = check_http_url(&expanded) {
+                let after = if expanded == *u { String::new() } else { format!(" (after expanding variables: {:?})", redact_url(&expanded)) };
+                problems.add(node.at, path(key), format!("expected an http:// or https:// URL, got {:?}{after}: {reason}", redact_url(u)));
+            }
         }
     }
     let timeout = seconds(problems, "timeout", 1.0, 300.0).unwrap_or(Duration::from_secs(DEFAULT_TIMEOUT_SECS));
     let init_timeout = seconds(problems, "initTimeout", 0.1, 600.0);
-    let ping_interval = seconds(problems, "pingInterval", 0.0, 86400.0).map_or(Some(Duration::from_secs(30)), |d| (!d.is_zero()).then_some(d));
+    // 0 turns pings off; anything else is at least a second apart, so a typo cannot busy-loop.
+    let ping_interval = match get("pingInterval") {
+        Some((_, node)) if matches!(node.value, Value::Int(0)) || node.value == Value::Float(0.0) => None,
+        _ => Some(seconds(problems, "pingInterval", MIN_PING_SECS, 86400.0).unwrap_or(Duration::from_secs(30))),
+    };
 
     let auth = get("auth").map(|(_, node)| node.to_json());
     let oauth = get("auth").and_then(|(key, node)| read_oauth(node, &path(key), problems));
@@ -691,29 +736,10 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
         }
     }
 
-    // Every ${VAR} without a default must be set now.
-    let mut check_vars = |text: &str, field: String, at: Option<Location>| {
-        for var in expand::missing_variables(text) {
-            problems.add(at, field.clone(), format!("environment variable `{var}` is not set (write ${{{var}:-default}} to give a default)"));
-        }
-    };
-    if let Some((key, node)) = get("url") {
-        check_vars(url.as_deref().unwrap_or_default(), path(key), node.at);
-    }
-    if let Some((key, node)) = get("args") {
-        for (i, a) in args.iter().enumerate() {
-            let at = match &node.value {
-                Value::Seq(items) => items.get(i).and_then(|n| n.at),
-                _ => node.at,
-            };
-            check_vars(a, format!("{}[{i}]", path(key)), at);
-        }
-    }
-    for (field, pairs) in [("env", &env), ("headers", &headers)] {
+    // Every ${VAR} without a default must be set now (and again when the server starts).
+    for field in EXPANDED_FIELDS {
         if let Some((key, node)) = get(field) {
-            for (k, v) in pairs {
-                check_vars(v, format!("{}.{k}", path(key)), node.get(k).and_then(|n| n.at));
-            }
+            check_variables(node, &path(key), problems);
         }
     }
 
@@ -743,6 +769,75 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
         origin: ctx.origin,
         tokens: None,
     })
+}
+
+/// The fields whose text may hold `${VAR}`: how to run and reach the server. Names, prefixes
+/// and descriptions are identity and presentation and are taken as written.
+pub const EXPANDED_FIELDS: &[&str] = &["command", "args", "env", "cwd", "url", "headers", "tls", "auth"];
+
+fn check_variables(node: &Node, path: &str, problems: &mut Problems) {
+    match &node.value {
+        Value::Str(text) => {
+            for var in expand::missing_variables(text) {
+                problems.add(node.at, path, format!("environment variable `{var}` is not set (write ${{{var}:-default}} to give a default)"));
+            }
+        }
+        Value::Seq(items) => items.iter().enumerate().for_each(|(i, item)| check_variables(item, &format!("{path}[{i}]"), problems)),
+        Value::Map(entries) => entries.iter().for_each(|(k, v)| check_variables(v, &join(path, &k.name), problems)),
+        _ => {}
+    }
+}
+
+/// Why `url` is not a usable server URL.
+pub fn check_http_url(url: &str) -> std::result::Result<(), String> {
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Err("it has no host".into()),
+        Ok(u) => Err(format!("the scheme must be http or https, not {:?}", u.scheme())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// An unset variable met while expanding a definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsetVariable {
+    pub field: String,
+    pub variable: String,
+}
+
+impl ServerDefinition {
+    /// The definition with `${VAR}` expanded in every field of [`EXPANDED_FIELDS`], from the
+    /// environment as it is now. The one place expansion happens.
+    pub fn expanded(&self) -> std::result::Result<ServerDefinition, UnsetVariable> {
+        let one = |text: &str, field: &str| expand::expand_env(text).map_err(|variable| UnsetVariable { field: field.to_string(), variable });
+        let opt = |text: &Option<String>, field: &str| text.as_deref().map(|t| one(t, field)).transpose();
+        let pairs = |pairs: &[(String, String)], field: &str| -> std::result::Result<Vec<(String, String)>, UnsetVariable> {
+            pairs.iter().map(|(k, v)| Ok((k.clone(), one(v, &format!("{field}.{k}"))?))).collect()
+        };
+        let mut def = self.clone();
+        def.command = opt(&self.command, "command")?;
+        def.args = self.args.iter().enumerate().map(|(i, a)| one(a, &format!("args[{i}]"))).collect::<std::result::Result<_, _>>()?;
+        def.env = pairs(&self.env, "env")?;
+        def.cwd = opt(&self.cwd, "cwd")?;
+        def.url = opt(&self.url, "url")?;
+        def.headers = pairs(&self.headers, "headers")?;
+        def.tls.ca_bundle = opt(&self.tls.ca_bundle, "tls.caBundle")?;
+        def.tls.client_cert = opt(&self.tls.client_cert, "tls.clientCert")?;
+        def.tls.client_key = opt(&self.tls.client_key, "tls.clientKey")?;
+        if let Some(o) = &self.oauth {
+            let mut e = o.clone();
+            e.client_id = opt(&o.client_id, "auth.clientId")?;
+            e.client_secret = opt(&o.client_secret, "auth.clientSecret")?;
+            e.credentials_file = opt(&o.credentials_file, "auth.credentialsFile")?;
+            e.private_key_file = opt(&o.private_key_file, "auth.privateKeyFile")?;
+            e.redirect_uri = opt(&o.redirect_uri, "auth.redirectUri")?;
+            e.client_metadata_url = opt(&o.client_metadata_url, "auth.clientMetadataUrl")?;
+            e.token_store = opt(&o.token_store, "auth.tokenStore")?;
+            e.scopes = o.scopes.iter().map(|s| one(s, "auth.scopes")).collect::<std::result::Result<_, _>>()?;
+            def.oauth = Some(e);
+        }
+        Ok(def)
+    }
 }
 
 fn read_restart(node: &Node, path: &str, problems: &mut Problems) -> RestartPolicy {
@@ -778,7 +873,7 @@ fn read_restart(node: &Node, path: &str, problems: &mut Problems) -> RestartPoli
                 _ => problems.add(value.at, field, format!("expected true or false, found {}", value.kind_name())),
             },
             Some("initialDelay") => {
-                if let Some(n) = number(problems, 0.0, 3600.0) {
+                if let Some(n) = number(problems, MIN_RESTART_DELAY_SECS, 3600.0) {
                     policy.initial_delay = Duration::from_secs_f64(n);
                 }
             }
@@ -788,17 +883,17 @@ fn read_restart(node: &Node, path: &str, problems: &mut Problems) -> RestartPoli
                 }
             }
             Some("maxDelay") => {
-                if let Some(n) = number(problems, 0.0, 86400.0) {
+                if let Some(n) = number(problems, MIN_RESTART_DELAY_SECS, 86400.0) {
                     policy.max_delay = Duration::from_secs_f64(n);
                 }
             }
             Some("maxRestarts") => {
-                if let Some(n) = number(problems, 0.0, 1_000_000.0) {
+                if let Some(n) = number(problems, 0.0, MAX_RESTARTS as f64) {
                     policy.max_restarts = n as u32;
                 }
             }
             Some("resetAfter") => {
-                if let Some(n) = number(problems, 0.0, 86400.0 * 7.0) {
+                if let Some(n) = number(problems, 1.0, 86400.0 * 7.0) {
                     policy.reset_after = Duration::from_secs_f64(n);
                 }
             }
@@ -914,6 +1009,7 @@ fn read_oauth(node: &Node, path: &str, problems: &mut Problems) -> Option<OAuthS
         problems.add(node.at, path, problem);
     }
     if let Some(url) = &spec.client_metadata_url {
+        let url = &expand::expand_env(url).unwrap_or_else(|_| url.clone());
         if !url::Url::parse(url).is_ok_and(|u| u.scheme() == "https" && u.path().len() > 1) {
             problems.add(node.get("clientMetadataUrl").and_then(|n| n.at), join(path, "clientMetadataUrl"), "expected an https URL with a path");
         }
@@ -1071,6 +1167,43 @@ mod tests {
         let e = read("name: r\ntype: streamable-http\nurl: http://x\nheaders: {Authorization: 'Bearer ${MCPFLEET_TEST_SURELY_UNSET}'}\n").unwrap_err().join("\n");
         assert!(e.contains("headers.Authorization: environment variable `MCPFLEET_TEST_SURELY_UNSET` is not set"), "{e}");
         read("name: r\ntype: streamable-http\nurl: http://x\nheaders: {A: '${MCPFLEET_TEST_SURELY_UNSET:-none}'}\n").unwrap();
+    }
+
+    #[test]
+    fn variables_expand_in_every_field_that_runs_or_reaches_the_server() {
+        // SAFETY: only this test sets these names.
+        unsafe {
+            std::env::set_var("MCPFLEET_T_PORT", "8123");
+            std::env::set_var("MCPFLEET_T_BIN", "/usr/bin/python3");
+        }
+        let d = read("name: r\ntype: streamable-http\nurl: http://127.0.0.1:${MCPFLEET_T_PORT}/mcp\ntls: {caBundle: '${MCPFLEET_T_BIN}.pem'}\n").unwrap();
+        let e = d.expanded().unwrap();
+        assert_eq!(e.url.as_deref(), Some("http://127.0.0.1:8123/mcp"));
+        assert_eq!(e.tls.ca_bundle.as_deref(), Some("/usr/bin/python3.pem"));
+        let d = read("name: s\ncommand: ${MCPFLEET_T_BIN}\ncwd: ${MCPFLEET_T_HOME:-/tmp}\nargs: ['-m', x]\n").unwrap();
+        let e = d.expanded().unwrap();
+        assert_eq!((e.command.as_deref(), e.cwd.as_deref()), (Some("/usr/bin/python3"), Some("/tmp")));
+        let errors = read("name: s\ncommand: ${MCPFLEET_T_UNSET_BIN}\ncwd: $${X}\n").unwrap_err().join("\n");
+        assert!(errors.contains("t.yaml:2:10: command: environment variable `MCPFLEET_T_UNSET_BIN` is not set"), "{errors}");
+        // Checked after expansion, and the message says so.
+        let errors = read("name: r\nurl: 'ftp://h:${MCPFLEET_T_PORT}/mcp'\n").unwrap_err().join("\n");
+        assert!(errors.contains("after expanding variables: \"ftp://h:8123/mcp\""), "{errors}");
+    }
+
+    #[test]
+    fn timing_fields_have_floors_and_ceilings() {
+        let errors = read("name: s\ncommand: x\npingInterval: 1e-7\nrestart: {initialDelay: 0.000000001, maxDelay: 0, maxRestarts: 1000000, resetAfter: 0}\n").unwrap_err().join("\n");
+        for expected in [
+            "pingInterval: must be between 1 and 86400 seconds (or 0 to turn pings off), got 0.0000001",
+            "restart.initialDelay: must be between 0.05 and 3600",
+            "restart.maxDelay: must be between 0.05 and 86400",
+            "restart.maxRestarts: must be between 0 and 100",
+            "restart.resetAfter: must be between 1 and 604800",
+        ] {
+            assert!(errors.contains(expected), "missing {expected:?} in\n{errors}");
+        }
+        assert_eq!(read("name: s\ncommand: x\npingInterval: 0\n").unwrap().ping_interval, None);
+        assert_eq!(read("name: s\ncommand: x\npingInterval: 2.5\n").unwrap().ping_interval, Some(Duration::from_millis(2500)));
     }
 
     #[test]

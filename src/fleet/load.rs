@@ -7,7 +7,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::fleet::definition::{API_VERSION, MUSTER_API_VERSION, Problem, Problems, ReadContext, ServerDefinition, did_you_mean, read_definition};
-use crate::fleet::node::{Node, Value, parse_documents};
+use crate::fleet::node::{Location, Node, Value, parse_documents};
+use crate::util::file::{MAX_FILE_BYTES, ReadError, read_text};
+
+/// Files read from one configuration directory.
+const MAX_FILES: usize = 10_000;
 
 /// Desktop-client keys that have no meaning here.
 const DESKTOP_IGNORED: &[&str] = &["disabled", "alwaysAllow", "autoApprove", "disabledTools", "note", "notes"];
@@ -16,10 +20,16 @@ const DOCUMENT_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec", "st
 /// Loads a file or a configuration directory.
 pub fn load_path(path: &Path) -> Result<Vec<ServerDefinition>, Vec<Problem>> {
     let label: Arc<str> = path.display().to_string().into();
-    let io_problem = |e: std::io::Error, what: &str| vec![Problem { source: Some(label.clone()), at: None, field: String::new(), message: format!("cannot {what}: {e}") }];
+    let io_problem = |e: std::io::Error, what: &str| vec![Problem { source: Some(label.clone()), at: None, field: String::new(), server: None, message: format!("cannot {what}: {e}") }];
     let meta = std::fs::metadata(path).map_err(|e| io_problem(e, "read it"))?;
     if !meta.is_dir() {
-        let text = std::fs::read_to_string(path).map_err(|e| io_problem(e, "read it"))?;
+        let text = read_text(path, MAX_FILE_BYTES).map_err(|e| {
+            let at = match e {
+                ReadError::NotUtf8 { line, column, .. } => Some(Location { line, column }),
+                _ => None,
+            };
+            vec![Problem { source: Some(label.clone()), at, field: String::new(), server: None, message: format!("cannot read it: {e}") }]
+        })?;
         return load_text(&text, label.clone(), path.file_stem().and_then(|s| s.to_str()));
     }
     let dir = path.join("mcpservers");
@@ -28,6 +38,7 @@ pub fn load_path(path: &Path) -> Result<Vec<ServerDefinition>, Vec<Problem>> {
             source: Some(label),
             at: None,
             field: String::new(),
+            server: None,
             message: "a configuration directory must contain `mcpservers/` with *.yaml or *.yml files (muster's layout)".into(),
         }]);
     }
@@ -35,7 +46,11 @@ pub fn load_path(path: &Path) -> Result<Vec<ServerDefinition>, Vec<Problem>> {
         .map_err(|e| io_problem(e, "list mcpservers/"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .take(MAX_FILES + 1)
         .collect();
+    if files.len() > MAX_FILES {
+        return Err(vec![Problem { source: Some(label), at: None, field: String::new(), server: None, message: format!("more than {MAX_FILES} files in mcpservers/") }]);
+    }
     files.sort();
     let mut definitions = Vec::new();
     let mut problems = Vec::new();
@@ -52,7 +67,7 @@ pub fn load_path(path: &Path) -> Result<Vec<ServerDefinition>, Vec<Problem>> {
 /// Loads every document of a YAML or JSON text. `stem` names a document without `metadata.name`.
 pub fn load_text(text: &str, label: Arc<str>, stem: Option<&str>) -> Result<Vec<ServerDefinition>, Vec<Problem>> {
     let documents = parse_documents(text)
-        .map_err(|e| vec![Problem { source: Some(label.clone()), at: Some(e.at), field: String::new(), message: format!("syntax error: {}", e.message) }])?;
+        .map_err(|e| vec![Problem { source: Some(label.clone()), at: Some(e.at), field: String::new(), server: None, message: format!("syntax error: {}", e.message) }])?;
     let mut problems = Problems::new(Some(label.clone()));
     let mut definitions = Vec::new();
     for doc in &documents {
@@ -61,7 +76,7 @@ pub fn load_text(text: &str, label: Arc<str>, stem: Option<&str>) -> Result<Vec<
     }
     let mut problems = problems.list;
     if documents.is_empty() {
-        problems.push(Problem { source: Some(label), at: None, field: String::new(), message: "no server definitions found (the file is empty)".into() });
+        problems.push(Problem { source: Some(label), at: None, field: String::new(), server: None, message: "no server definitions found (the file is empty)".into() });
     }
     check_unique(&definitions, &mut problems);
     if problems.is_empty() { Ok(definitions) } else { Err(problems) }
@@ -100,7 +115,25 @@ fn origin(label: &str, node: &Node) -> String {
     }
 }
 
+/// Reads one document; its problems name the server they belong to.
 fn read_document(doc: &Node, problems: &mut Problems, stem: Option<&str>, label: &str) -> Vec<ServerDefinition> {
+    let before = problems.list.len();
+    let definitions = read_document_fields(doc, problems, stem, label);
+    let name = doc
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .or_else(|| doc.get("name"))
+        .and_then(Node::as_str)
+        .or(stem.filter(|_| doc.get("apiVersion").is_some() || doc.get("spec").is_some()));
+    if let Some(name) = name {
+        for p in &mut problems.list[before..] {
+            p.server.get_or_insert_with(|| name.to_string());
+        }
+    }
+    definitions
+}
+
+fn read_document_fields(doc: &Node, problems: &mut Problems, stem: Option<&str>, label: &str) -> Vec<ServerDefinition> {
     let Some(entries) = doc.as_map() else {
         problems.add(doc.at, "", format!("expected a server definition (a mapping), found {}", doc.kind_name()));
         return Vec::new();
@@ -178,7 +211,11 @@ fn read_desktop(servers: &Node, problems: &mut Problems, label: &str) -> Vec<Ser
             ignored_keys: DESKTOP_IGNORED,
             origin: origin(label, entry),
         };
+        let before = problems.list.len();
         definitions.extend(read_definition(entry, ctx, problems));
+        for p in &mut problems.list[before..] {
+            p.server.get_or_insert_with(|| key.name.clone());
+        }
     }
     definitions
 }
@@ -190,6 +227,7 @@ fn check_unique(definitions: &[ServerDefinition], problems: &mut Vec<Problem>) {
                 source: None,
                 at: None,
                 field: String::new(),
+                server: None,
                 message: format!("{}: server `{}` is defined twice (first at {})", d.origin, d.name, first.origin),
             });
         }
@@ -226,7 +264,7 @@ mod tests {
     #[test]
     fn one_bad_document_registers_nothing() {
         let e = load("name: a\ntype: stdio\ncommand: x\n---\nname: b\ntype: stdio\n").unwrap_err();
-        assert!(e.contains("f.yaml:5:1: command: command is required when type is stdio"), "{e}");
+        assert!(e.contains("f.yaml:5:1: server `b`: command: command is required when type is stdio"), "{e}");
         let e = load("name: a\ntype: stdio\ncommand: x\n---\nname: a\ntype: stdio\ncommand: y\n").unwrap_err();
         assert!(e.contains("server `a` is defined twice (first at f.yaml:1)"), "{e}");
     }
@@ -235,9 +273,9 @@ mod tests {
     fn document_shape_problems() {
         let e = load("apiVersion: v9\nkind: Pod\nmetadata: {}\nspc: {}\n").unwrap_err();
         for expected in [
-            "f.yaml:1:13: apiVersion: expected",
-            "f.yaml:2:7: kind: expected \"MCPServer\", got \"Pod\"",
-            "f.yaml:4:1: spc: unknown field `spc` in an MCPServer document; did you mean `spec`?",
+            "f.yaml:1:13: server `stem`: apiVersion: expected",
+            "f.yaml:2:7: server `stem`: kind: expected \"MCPServer\", got \"Pod\"",
+            "f.yaml:4:1: server `stem`: spc: unknown field `spc` in an MCPServer document; did you mean `spec`?",
             "spec: spec is required",
         ] {
             assert!(e.contains(expected), "missing {expected:?} in\n{e}");
@@ -245,6 +283,19 @@ mod tests {
         // metadata.name falls back to the file name
         let defs = load("apiVersion: mcpfleet.dev/v1alpha1\nkind: MCPServer\nspec: {type: stdio, command: x}\n").unwrap();
         assert_eq!(defs[0].name, "stem");
+    }
+
+    #[test]
+    fn problems_name_their_server() {
+        let e = load(
+            "# servers\napiVersion: muster.giantswarm.io/v1alpha1\nkind: MCPServer\nmetadata:\n  name: wetter-ü\nspec:\n  type: sse\n  url: ftp://h\n---\n\
+             mcpServers:\n  zeit: {command: 3}\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("f.yaml:8:8: server `wetter-ü`: spec.url: expected an http:// or https:// URL"), "{e}");
+        assert!(e.contains("f.yaml:11:19: server `zeit`: mcpServers.zeit.command: expected a string"), "{e}");
+        let e = load("apiVersion: mcpfleet.dev/v1alpha1\nkind: MCPServer\nmetadata: {name: 'bad name'}\nspec: {command: x}\n").unwrap_err();
+        assert!(e.contains("f.yaml:3:18: server `bad name`: metadata.name: invalid name"), "{e}");
     }
 
     #[test]

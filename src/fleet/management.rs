@@ -65,14 +65,16 @@ pub fn info_json(info: &ServerInfo) -> Value {
     })
 }
 
-fn ok(value: Value) -> CallToolResult {
+/// What a model reads goes through the same redaction as messages and logs.
+fn ok(mut value: Value) -> CallToolResult {
+    crate::util::redact::scrub_json(&mut value);
     let mut result = CallToolResult::success(vec![ContentBlock::text(value.to_string())]);
     result.structured_content = Some(value);
     result
 }
 
 fn failed(message: String) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(message)])
+    CallToolResult::error(vec![ContentBlock::text(crate::util::redact::scrub(&message))])
 }
 
 fn arg<'a>(args: &'a JsonObject, name: &str) -> Result<&'a Value, String> {

@@ -17,7 +17,7 @@ use crate::auth::oauth::Authorizer;
 use crate::client::{ClientOptions, Connection, DEFAULT_STDIO_INIT_TIMEOUT};
 use crate::error::{Error, Result};
 use crate::fleet::definition::{ServerDefinition, ServerKind, did_you_mean};
-use crate::fleet::expand::expand_env;
+use crate::util::redact::redact_url;
 use crate::fleet::naming::{Collision, assign, public_name};
 use crate::transport::{HttpOptions, StdioParams, TransportConfig};
 
@@ -515,6 +515,9 @@ impl Inner {
             status.state = Some(state);
             if error.is_some() {
                 status.last_error = error.clone();
+            } else if state.is_up() {
+                // Up again: the old error is history (status updates keep it).
+                status.last_error = None;
             }
             if !state.is_up() {
                 status.up_since = None;
@@ -642,7 +645,8 @@ fn with_oauth(mut def: ServerDefinition, previous: Option<&ServerDefinition>) ->
         return Ok(def);
     }
     let fail = |message: String| Error::Config(format!("server `{}`: auth: {message}", def.name));
-    let read = |path: &str| std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"));
+    let spec = expanded(&def)?.oauth.unwrap_or(spec);
+    let read = |path: &str| crate::util::file::read_bounded(path.as_ref(), crate::util::file::MAX_FILE_BYTES).map_err(|e| format!("cannot read {path}: {e}"));
     let settings = crate::fleet::definition::oauth_settings(&spec, &read).map_err(fail)?;
     settings.check().map_err(fail)?;
     let (TransportConfig::StreamableHttp { url, options } | TransportConfig::Sse { url, options }) = transport_config(&def)? else {
@@ -656,31 +660,39 @@ fn with_oauth(mut def: ServerDefinition, previous: Option<&ServerDefinition>) ->
     Ok(def)
 }
 
+/// A definition's `${VAR}`s expanded from the environment now, and checked again as expanded.
+pub fn expanded(def: &ServerDefinition) -> Result<ServerDefinition> {
+    let def = def.expanded().map_err(|u| Error::Config(format!("server `{}`: environment variable `{}` (used in {}) is not set", def.name, u.variable, u.field)))?;
+    if let Some(url) = &def.url {
+        crate::fleet::definition::check_http_url(url)
+            .map_err(|reason| Error::Config(format!("server `{}`: url {:?} (expanded) is not an http:// or https:// URL: {reason}", def.name, redact_url(url))))?;
+    }
+    if def.command.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        return Err(Error::Config(format!("server `{}`: command is empty once its variables are expanded", def.name)));
+    }
+    Ok(def)
+}
+
 /// The transport for a definition, with `${VAR}`s expanded from the environment now.
 pub fn transport_config(def: &ServerDefinition) -> Result<TransportConfig> {
-    let expand = |text: &str, field: &str| {
-        expand_env(text).map_err(|var| Error::Config(format!("server `{}`: environment variable `{var}` (used in {field}) is not set", def.name)))
-    };
-    let expand_pairs = |pairs: &[(String, String)], field: &str| -> Result<Vec<(String, String)>> {
-        pairs.iter().map(|(k, v)| Ok((k.clone(), expand(v, &format!("{field}.{k}"))?))).collect()
-    };
+    let def = expanded(def)?;
     match def.kind {
         ServerKind::Stdio => {
             let mut params = StdioParams::new(def.command.clone().unwrap_or_default());
-            params.args = def.args.iter().enumerate().map(|(i, a)| expand(a, &format!("args[{i}]"))).collect::<Result<_>>()?;
-            params.env = expand_pairs(&def.env, "env")?;
-            params.cwd = def.cwd.as_ref().map(Into::into);
-            params.log_name = def.name.clone();
+            params.args = def.args;
+            params.env = def.env;
+            params.cwd = def.cwd.map(Into::into);
+            params.log_name = def.name;
             Ok(TransportConfig::Stdio(params))
         }
         ServerKind::StreamableHttp | ServerKind::Sse => {
-            let url = expand(def.url.as_deref().unwrap_or_default(), "url")?;
+            let url = def.url.unwrap_or_default();
             let options = HttpOptions {
-                headers: expand_pairs(&def.headers, "headers")?,
-                tokens: def.tokens.clone(),
-                ca_bundle: def.tls.ca_bundle.as_ref().map(Into::into),
-                client_cert: def.tls.client_cert.as_ref().map(Into::into),
-                client_key: def.tls.client_key.as_ref().map(Into::into),
+                headers: def.headers,
+                tokens: def.tokens,
+                ca_bundle: def.tls.ca_bundle.map(Into::into),
+                client_cert: def.tls.client_cert.map(Into::into),
+                client_key: def.tls.client_key.map(Into::into),
                 insecure: def.tls.insecure,
                 ..HttpOptions::default()
             };
@@ -764,9 +776,14 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken) 
             }
             Err(e) => e,
         };
+        if crate::process::is_shutting_down() {
+            inner.set_state(&slot, ServerState::down(def.kind), None);
+            slot.settle_waiters(&Err(Error::NotConnected("this process is shutting down".into())));
+            return;
+        }
         let message = failure.to_string();
-        // A configuration error does not fix itself by restarting.
-        let permanent = matches!(failure, Error::Config(_));
+        // A bad definition or a command that cannot run does not fix itself by restarting.
+        let permanent = failure.is_permanent();
         if let Error::AuthRequired { url, www_authenticate, .. } = &failure {
             slot.status.lock().unwrap().auth = Some(AuthInfo { url: url.clone(), www_authenticate: www_authenticate.clone() });
             inner.set_state(&slot, ServerState::AuthRequired, Some(message));
@@ -822,7 +839,11 @@ async fn watch(inner: &Inner, slot: &Slot, conn: &Connection, def: &ServerDefini
             }
             _ = ping.tick(), if def.ping_interval.is_some() => {
                 if let Err(e) = conn.ping(Some(def.timeout.min(Duration::from_secs(10)))).await {
-                    return Some(Error::Transport(format!("health check failed: {e}")));
+                    // A 401 stays what it is, so the server waits in AuthRequired instead of restarting.
+                    return Some(match e {
+                        Error::AuthRequired { .. } | Error::Token(_) => e,
+                        other => Error::Transport(format!("health check failed: {other}")),
+                    });
                 }
             }
         }

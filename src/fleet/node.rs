@@ -154,22 +154,32 @@ fn plain_scalar(text: &str) -> Value {
     Value::Str(text.to_string())
 }
 
-/// Parses every document of a YAML (or JSON) text.
+/// How many values a text may hold once its aliases are expanded. Each alias counts the whole
+/// node it copies, so a few hundred bytes of nested aliases ("billion laughs") cannot make
+/// gigabytes of tree.
+pub const MAX_NODES: usize = 100_000;
+
+/// Parses every document of a YAML (or JSON) text. Documents that hold nothing (a stray `---`,
+/// comments only) are skipped.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let events = Parser::new_from_str(text).collect::<Result<Vec<_>, _>>().map_err(syntax)?;
-    let mut reader = EventReader { events, next: 0, anchors: HashMap::new() };
+    let mut reader = EventReader { events, next: 0, anchors: HashMap::new(), nodes: 0 };
     let mut documents = Vec::new();
     while let Some((event, span)) = reader.take() {
         match event {
             Event::StreamEnd => break,
             Event::DocumentStart(..) => {
                 reader.anchors.clear();
-                if let Some(node) = reader.node()? {
-                    documents.push(node);
+                match reader.node()? {
+                    Some(Node { value: Value::Null, .. }) | None => {}
+                    Some(node) => documents.push(node),
                 }
             }
-            Event::StreamStart | Event::DocumentEnd => {}
-            _ => return Err(SyntaxError { message: "unexpected content outside a document".into(), at: location(&span) }),
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) | Event::Alias(_) => {
+                return Err(SyntaxError { message: "unexpected content outside a document".into(), at: location(&span) });
+            }
+            _ => {} // stream start and end markers, comments
         }
     }
     Ok(documents)
@@ -178,7 +188,18 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
 struct EventReader<'a> {
     events: Vec<(Event<'a>, Span)>,
     next: usize,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with the number of values each holds.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Values made so far, aliases counted in full.
+    nodes: usize,
+}
+
+fn size(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(size).sum(),
+        Value::Map(entries) => entries.iter().map(|(_, v)| 1 + size(v)).sum(),
+        _ => 0,
+    }
 }
 
 impl<'a> EventReader<'a> {
@@ -188,11 +209,22 @@ impl<'a> EventReader<'a> {
         item
     }
 
+    fn count(&mut self, n: usize, span: &Span, what: &str) -> Result<(), SyntaxError> {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            return Err(SyntaxError { message: format!("{what} makes the file hold more than {MAX_NODES} values; nothing was loaded"), at: location(span) });
+        }
+        Ok(())
+    }
+
     /// One node; `None` at the end of a document or collection.
     fn node(&mut self) -> Result<Option<Node>, SyntaxError> {
         loop {
             let Some((event, span)) = self.take() else { return Ok(None) };
             let at = Some(location(&span));
+            if matches!(event, Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..)) {
+                self.count(1, &span, "this value")?;
+            }
             let (node, anchor) = match event {
                 Event::Scalar(text, style, anchor, _tag) => {
                     let value = match style {
@@ -228,15 +260,22 @@ impl<'a> EventReader<'a> {
                     }
                     (Node { value: Value::Map(entries), at }, anchor)
                 }
-                Event::Alias(id) => match self.anchors.get(&id) {
-                    Some(node) => return Ok(Some(Node { value: node.value.clone(), at })),
-                    None => return Err(SyntaxError { message: "unknown alias".into(), at: location(&span) }),
-                },
+                Event::Alias(id) => {
+                    let Some((node, n)) = self.anchors.get(&id) else {
+                        return Err(SyntaxError { message: "unknown alias".into(), at: location(&span) });
+                    };
+                    let (value, n) = (node.value.clone(), *n);
+                    if n > MAX_NODES - self.nodes.min(MAX_NODES) {
+                        return Err(SyntaxError { message: format!("this alias makes the file hold more than {MAX_NODES} values (aliases copy what they name); nothing was loaded"), at: location(&span) });
+                    }
+                    self.count(n, &span, "this alias")?;
+                    return Ok(Some(Node { value, at }));
+                }
                 Event::SequenceEnd | Event::MappingEnd | Event::DocumentEnd | Event::StreamEnd => return Ok(None),
                 _ => continue, // comments, anchor metadata
             };
             if anchor != 0 {
-                self.anchors.insert(anchor, node.clone());
+                self.anchors.insert(anchor, (node.clone(), size(&node)));
             }
             return Ok(Some(node));
         }
@@ -275,5 +314,32 @@ mod tests {
     fn anchors_and_aliases_resolve() {
         let docs = parse_documents("base: &e {A: '1'}\nother: *e\n").unwrap();
         assert_eq!(docs[0].get("other").unwrap().get("A").unwrap().value, Value::Str("1".into()));
+    }
+
+    #[test]
+    fn comments_blank_documents_bom_crlf_and_tabs() {
+        let text = "\u{FEFF}# fleet.yaml\r\n#\tmaintained by ops\r\n---\r\n\r\n# nothing here\r\n---\r\nname: a   # trailing\r\ncommand: 'x'\r\n...\r\n---\r\n---\r\n";
+        let docs = parse_documents(text).unwrap();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].get("command").unwrap().value, Value::Str("x".into()));
+        assert_eq!(docs[0].get("name").unwrap().at, Some(Location { line: 7, column: 7 }));
+        assert!(parse_documents("# only a comment\n").unwrap().is_empty());
+        assert!(parse_documents("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn alias_expansion_is_bounded() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (prev, name) in "abcdefghi".chars().zip("bcdefghij".chars()) {
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            text.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        assert!(text.len() < 500, "{}", text.len());
+        let e = parse_documents(&text).unwrap_err();
+        assert!(e.message.contains("more than 100000 values"), "{}", e.message);
+        assert!(e.at.line >= 2, "{:?}", e.at);
+        // Ordinary reuse stays fine.
+        let docs = parse_documents("base: &b {A: '1', B: '2'}\nx: *b\ny: *b\n").unwrap();
+        assert_eq!(docs[0].get("y").unwrap().get("B").unwrap().value, Value::Str("2".into()));
     }
 }

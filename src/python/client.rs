@@ -578,12 +578,13 @@ impl MCPClientConfig {
 /// Builds the client for a transport type: "stdio", "streamable-http" or "sse".
 #[pyfunction]
 pub fn new_mcp_client_from_type(py: Python<'_>, r#type: &str, config: PyRef<'_, MCPClientConfig>) -> PyResult<Py<PyAny>> {
-    let kind = match r#type {
-        "stdio" => "stdio",
-        "streamable-http" | "streamable_http" | "streamableHttp" | "http" => "streamable-http",
-        "sse" => "sse",
-        other => {
-            return Err(config_error(format!("unknown MCP client type {other:?}: expected \"stdio\", \"streamable-http\" or \"sse\"")));
+    // Exactly muster's three names: this is its `NewMCPClientFromType`. (Definitions also take
+    // `http`, which desktop-client configs write.)
+    let kind = match crate::fleet::definition::ServerKind::parse_exact(r#type) {
+        Some(kind) => kind.as_str(),
+        None => {
+            let hint = crate::fleet::definition::ServerKind::parse(r#type).map(|k| format!(" (did you mean {:?}?)", k.as_str())).unwrap_or_default();
+            return Err(config_error(format!("unknown MCP client type {:?}{hint}: expected \"stdio\", \"streamable-http\" or \"sse\"", r#type)));
         }
     };
     let package = py.import("mcpfleet")?;

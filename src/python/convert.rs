@@ -142,13 +142,18 @@ impl IntoPyDictBound for &[(&str, &str)] {
     }
 }
 
-/// Seconds from Python as a Duration; must be positive and finite.
+/// Seconds from Python as a Duration: positive, finite and at most a day, or `ConfigError`
+/// (a `ValueError`), never a panic.
 pub fn seconds(value: f64, what: &str) -> PyResult<Duration> {
-    if value.is_finite() && value > 0.0 && value < 1e9 {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        Err(config_error(format!("{what} must be a positive number of seconds, not {value}")))
+    match crate::util::duration::seconds(what, value, 0.0, crate::util::duration::MAX_WAIT_SECS) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(config_error(format!("{what} must be a positive number of seconds up to {}, not {value}", crate::util::duration::MAX_WAIT_SECS))),
     }
+}
+
+/// Like [`seconds`], but 0 is allowed.
+pub fn seconds_or_zero(value: f64, what: &str) -> PyResult<Duration> {
+    crate::util::duration::seconds(what, value, 0.0, crate::util::duration::MAX_WAIT_SECS).map_err(|e| config_error(e.to_string()))
 }
 
 pub fn opt_seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {

@@ -7,6 +7,7 @@ use pyo3::{PyErrArguments, import_exception};
 use crate::auth::{TokenErrorKind, parse_www_authenticate};
 use crate::error::Error;
 use crate::python::convert::json_to_py;
+use crate::util::redact::scrub;
 
 import_exception!(mcpfleet._errors, ConfigError);
 import_exception!(mcpfleet._errors, ServerStartError);
@@ -46,8 +47,8 @@ impl PyErrArguments for ErrorArgs {
             let details = PyDict::new(py);
             for (key, value) in self.details {
                 let value = match value {
-                    Detail::Str(s) => s.into_pyobject(py)?.into_any(),
-                    Detail::OptStr(s) => s.into_pyobject(py)?.into_any(),
+                    Detail::Str(s) => scrub(&s).into_pyobject(py)?.into_any(),
+                    Detail::OptStr(s) => s.map(|s| scrub(&s)).into_pyobject(py)?.into_any(),
                     Detail::Int(i) => i.into_pyobject(py)?.into_any(),
                     Detail::OptInt(i) => i.into_pyobject(py)?.into_any(),
                     Detail::Float(f) => f.into_pyobject(py)?.into_any(),
@@ -62,7 +63,7 @@ impl PyErrArguments for ErrorArgs {
                 };
                 details.set_item(key, value)?;
             }
-            Ok(PyTuple::new(py, [self.message.into_pyobject(py)?.into_any(), details.into_any()])?.into_any().unbind())
+            Ok(PyTuple::new(py, [scrub(&self.message).into_pyobject(py)?.into_any(), details.into_any()])?.into_any().unbind())
         };
         build().unwrap_or_else(|e| e.into_value(py).into_any())
     }
@@ -88,7 +89,7 @@ pub fn to_py_err(error: Error) -> PyErr {
     let message = error.to_string();
     match error {
         Error::Config(_) => ConfigError::new_err(with(message, vec![])),
-        Error::Start(_) => ServerStartError::new_err(with(message, vec![])),
+        Error::Start(_) | Error::CannotRun { .. } => ServerStartError::new_err(with(message, vec![])),
         Error::Exited { exit, stderr_tail } => ServerExitedError::new_err(with(
             message,
             vec![("exit_code", Detail::Int(exit.as_code().into())), ("stderr_tail", Detail::Str(stderr_tail))],
@@ -109,7 +110,7 @@ pub fn to_py_err(error: Error) -> PyErr {
                 .map(|p| {
                     serde_json::json!({
                         "file": p.source.as_deref(), "line": p.at.map(|a| a.line), "column": p.at.map(|a| a.column),
-                        "field": p.field, "message": p.message,
+                        "field": p.field, "server": p.server, "message": p.message,
                     })
                 })
                 .collect();
@@ -136,14 +137,14 @@ pub fn to_py_err(error: Error) -> PyErr {
             AuthRequiredError::new_err(with(
                 message,
                 vec![
-                    ("url", Detail::Str(url)),
+                    ("url", Detail::Str(crate::util::redact::redact_url(&url))),
                     ("status", Detail::Int(status.into())),
                     ("issuer", Detail::OptStr(c.issuer)),
                     ("scope", Detail::OptStr(c.scope)),
                     ("resource_metadata_url", Detail::OptStr(c.resource_metadata_url)),
                     ("error", Detail::OptStr(c.error)),
                     ("error_description", Detail::OptStr(c.error_description)),
-                    ("www_authenticate", Detail::Str(www_authenticate)),
+                    ("www_authenticate", Detail::Str(crate::util::redact::quote(&www_authenticate, crate::transport::http::MAX_CHALLENGE_CHARS))),
                     ("challenges", Detail::Json(Some(challenges_json(&c.challenges)))),
                 ],
             ))

@@ -96,11 +96,11 @@ impl<S: Subscriber> Layer<S> for PyLogLayer {
             Some(server) => format!("[{server}] {}{}", fields.message, fields.extra),
             None => format!("{}{}", fields.message, fields.extra),
         };
+        // Every record leaves through the one redaction errors and reprs use.
+        let message = crate::util::redact::scrub(&message);
         let logger = logger_for(event.metadata().target());
         let mut level = python_level(event.metadata().level());
-        // rmcp reports an expected 401/403 as a fatal worker error; mcpfleet raises (or acts
-        // on) it as AuthRequiredError, so it is not worth an ERROR record.
-        if logger == "mcpfleet.rmcp" && (message.contains("AuthRequired") || message.contains("InsufficientScope")) {
+        if logger == "mcpfleet.rmcp" && crate::util::is_expected_library_noise(&message) {
             level = 10;
             if level < THRESHOLD.load(Ordering::Relaxed) {
                 return;

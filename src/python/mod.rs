@@ -46,8 +46,10 @@ fn run_demo_server(py: Python<'_>, http_port: Option<u16>) -> PyResult<()> {
 /// Ends every stdio server process group still running (TERM, then KILL after `grace`).
 #[pyfunction]
 #[pyo3(signature = (grace = 2.0))]
-fn _terminate_all_servers(py: Python<'_>, grace: f64) {
-    py.detach(|| crate::transport::stdio::terminate_all_process_groups(Duration::from_secs_f64(grace.max(0.0))));
+fn _terminate_all_servers(py: Python<'_>, grace: f64) -> PyResult<()> {
+    let grace = convert::seconds_or_zero(grace, "grace")?;
+    py.detach(|| crate::transport::stdio::terminate_all_process_groups(grace));
+    Ok(())
 }
 
 /// Interpreter exit (registered with `atexit`): ends the servers, then stops the logging
@@ -65,6 +67,19 @@ fn _at_exit(py: Python<'_>) {
 #[pyfunction]
 fn _live_server_process_groups() -> usize {
     crate::transport::stdio::live_process_group_count()
+}
+
+/// Text with every secret taken out: URL passwords and query values, and registered header,
+/// env and token values. What `repr()`s written in Python pass through.
+#[pyfunction]
+fn _redact(text: &str) -> String {
+    crate::util::redact::scrub(text)
+}
+
+/// The process watchdog's pid (None before the first stdio server), for tests.
+#[pyfunction]
+fn _watchdog_pid() -> Option<u32> {
+    crate::process::watchdog::pid()
 }
 
 /// Sets the Python logging level from which mcpfleet's own records are emitted.
@@ -122,5 +137,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_at_exit, m)?)?;
     m.add_function(wrap_pyfunction!(_live_server_process_groups, m)?)?;
     m.add_function(wrap_pyfunction!(_set_log_level, m)?)?;
+    m.add_function(wrap_pyfunction!(_redact, m)?)?;
+    m.add_function(wrap_pyfunction!(_watchdog_pid, m)?)?;
     Ok(())
 }

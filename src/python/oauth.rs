@@ -282,7 +282,8 @@ fn read_key(key: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
         }
     }
     let path: PathBuf = key.extract().map_err(|_| PyTypeError::new_err("private_key must be PEM text, PEM bytes or a path"))?;
-    std::fs::read(&path).map_err(|e| PyValueError::new_err(format!("cannot read private_key {}: {e}", path.display())))
+    crate::util::file::read_bounded(&path, crate::util::file::MAX_FILE_BYTES)
+        .map_err(|e| PyValueError::new_err(format!("cannot read private_key {}: {e}", path.display())))
 }
 
 fn scope_list(scopes: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {

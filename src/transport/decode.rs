@@ -9,8 +9,8 @@
 use std::collections::HashSet;
 
 use rmcp::model::{
-    CallToolResult, ClientJsonRpcMessage, ClientRequest, JsonRpcMessage, JsonRpcResponse, JsonRpcVersion2_0, RequestId,
-    ServerJsonRpcMessage, ServerResult,
+    CallToolResult, ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorCode, ErrorData, JsonRpcError, JsonRpcMessage,
+    JsonRpcResponse, JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage, ServerResult,
 };
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -19,9 +19,18 @@ use serde_json::value::RawValue;
 /// Beyond this many unanswered calls (answers lost to cancellation), the set starts over.
 const MAX_TRACKED_CALLS: usize = 4096;
 
+/// Requests sent and not yet answered; beyond this many (answers lost), the set starts over.
+const MAX_PENDING: usize = 65_536;
+
+/// Marks an error reply that mcpfleet made for a request whose real reply could not be read.
+pub const PROTOCOL_ERROR_MARKER: &str = "mcpfleet-protocol-error";
+
 #[derive(Default)]
 pub struct MessageDecoder {
     tool_calls: HashSet<RequestId>,
+    /// Ids of requests sent and not answered: a reply must carry one of them exactly (`"1"` does
+    /// not answer `1`).
+    pending: HashSet<RequestId>,
 }
 
 #[derive(Deserialize)]
@@ -37,35 +46,74 @@ struct ResponseProbe<'a> {
 
 impl MessageDecoder {
     pub fn note_sent(&mut self, message: &ClientJsonRpcMessage) {
-        if let JsonRpcMessage::Request(request) = message {
-            if matches!(request.request, ClientRequest::CallToolRequest(_)) {
-                if self.tool_calls.len() >= MAX_TRACKED_CALLS {
-                    self.tool_calls.clear();
+        match message {
+            JsonRpcMessage::Request(request) => {
+                if self.pending.len() >= MAX_PENDING {
+                    self.pending.clear();
                 }
-                self.tool_calls.insert(request.id.clone());
+                self.pending.insert(request.id.clone());
+                if matches!(request.request, ClientRequest::CallToolRequest(_)) {
+                    if self.tool_calls.len() >= MAX_TRACKED_CALLS {
+                        self.tool_calls.clear();
+                    }
+                    self.tool_calls.insert(request.id.clone());
+                }
             }
-        }
-    }
-
-    pub fn decode(&mut self, line: &[u8]) -> serde_json::Result<ServerJsonRpcMessage> {
-        if !self.tool_calls.is_empty() {
-            if let Some(message) = self.decode_tool_result(line) {
-                return Ok(message);
-            }
-        }
-        let message = serde_json::from_slice::<ServerJsonRpcMessage>(line)?;
-        match &message {
-            JsonRpcMessage::Response(r) => {
-                self.tool_calls.remove(&r.id);
-            }
-            JsonRpcMessage::Error(e) => {
-                if let Some(id) = &e.id {
-                    self.tool_calls.remove(id);
+            // A cancelled request's late answer is a stray.
+            JsonRpcMessage::Notification(n) => {
+                if let ClientNotification::CancelledNotification(c) = &n.notification {
+                    if let Some(id) = &c.params.request_id {
+                        self.pending.remove(id);
+                        self.tool_calls.remove(id);
+                    }
                 }
             }
             _ => {}
         }
-        Ok(message)
+    }
+
+    /// Decodes one message. `Ok(None)`: a reply to no request of ours (logged at DEBUG).
+    pub fn decode(&mut self, line: &[u8]) -> serde_json::Result<Option<ServerJsonRpcMessage>> {
+        if !self.tool_calls.is_empty() {
+            if let Some(message) = self.decode_tool_result(line) {
+                return Ok(Some(message));
+            }
+        }
+        let message = serde_json::from_slice::<ServerJsonRpcMessage>(line)?;
+        let id = match &message {
+            JsonRpcMessage::Response(r) => Some(&r.id),
+            JsonRpcMessage::Error(e) => e.id.as_ref(),
+            _ => None,
+        };
+        if let Some(id) = id {
+            self.tool_calls.remove(id);
+            if !self.pending.remove(id) {
+                tracing::debug!(id = %id, "dropping a reply to no pending request");
+                return Ok(None);
+            }
+        }
+        Ok(Some(message))
+    }
+
+    /// For a line that could not be decoded: the pending request it answers, found by its
+    /// top-level `id`, which then counts as answered.
+    pub fn claim_unreadable(&mut self, line: &[u8]) -> Option<RequestId> {
+        let id = top_level_id(line)?;
+        self.tool_calls.remove(&id);
+        self.pending.remove(&id).then_some(id)
+    }
+
+    /// The error reply that stands in for a reply that could not be read.
+    pub fn unreadable_reply(id: RequestId, reason: &str) -> ServerJsonRpcMessage {
+        JsonRpcMessage::Error(JsonRpcError {
+            jsonrpc: JsonRpcVersion2_0,
+            id: Some(id),
+            error: ErrorData {
+                code: ErrorCode::PARSE_ERROR,
+                message: format!("the server's reply could not be read: {reason}").into(),
+                data: Some(serde_json::json!({ PROTOCOL_ERROR_MARKER: true })),
+            },
+        })
     }
 
     fn decode_tool_result(&mut self, line: &[u8]) -> Option<ServerJsonRpcMessage> {
@@ -74,12 +122,72 @@ impl MessageDecoder {
             return None;
         }
         let id = probe.id?;
-        if !self.tool_calls.remove(&id) {
+        if !self.tool_calls.contains(&id) {
             return None;
         }
         let result: CallToolResult = serde_json::from_str(probe.result?.get()).ok()?;
+        self.tool_calls.remove(&id);
+        self.pending.remove(&id);
         Some(JsonRpcMessage::Response(JsonRpcResponse { jsonrpc: JsonRpcVersion2_0, id, result: ServerResult::CallToolResult(result) }))
     }
+}
+
+/// The top-level `"id"` of a JSON object, read without decoding the rest: works on text that
+/// is not UTF-8 or nests too deep for a parser. Bounded by the line; no recursion.
+fn top_level_id(line: &[u8]) -> Option<RequestId> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    let n = line.len();
+    let skip_string = |mut j: usize| -> usize {
+        j += 1;
+        while j < n {
+            match line[j] {
+                b'\\' => j += 2,
+                b'"' => return j + 1,
+                _ => j += 1,
+            }
+        }
+        n
+    };
+    while i < n {
+        match line[i] {
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'"' => {
+                let end = skip_string(i);
+                let key = &line[i..end];
+                i = end;
+                if depth != 1 || key != b"\"id\"" {
+                    continue;
+                }
+                let mut j = i;
+                while j < n && line[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if j >= n || line[j] != b':' {
+                    continue;
+                }
+                j += 1;
+                while j < n && line[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if j < n && line[j] == b'"' {
+                    let end = skip_string(j);
+                    return serde_json::from_slice::<String>(&line[j..end]).ok().map(|s| RequestId::String(s.into()));
+                }
+                let end = line[j..].iter().position(|b| !(b.is_ascii_digit() || *b == b'-')).map_or(n, |e| j + e);
+                return std::str::from_utf8(&line[j..end]).ok()?.parse::<i64>().ok().map(RequestId::Number);
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -108,15 +216,41 @@ mod tests {
     fn other_messages_take_the_generic_path() {
         let mut decoder = MessageDecoder::default();
         sent_call(&mut decoder, 1);
-        // not a tracked id
+        let list = ClientRequest::ListToolsRequest(Default::default());
+        decoder.note_sent(&JsonRpcMessage::Request(JsonRpcRequest::new(NumberOrString::Number(2), list)));
+        // not a tracked tool call
         let tools = br#"{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}"#;
-        assert!(matches!(decoder.decode(tools).unwrap(), JsonRpcMessage::Response(r) if matches!(r.result, ServerResult::ListToolsResult(_))));
+        assert!(matches!(decoder.decode(tools).unwrap(), Some(JsonRpcMessage::Response(r)) if matches!(r.result, ServerResult::ListToolsResult(_))));
         // an error for the tracked id forgets it
         let error = br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"unknown tool"}}"#;
-        assert!(matches!(decoder.decode(error).unwrap(), JsonRpcMessage::Error(_)));
+        assert!(matches!(decoder.decode(error).unwrap(), Some(JsonRpcMessage::Error(_))));
         assert!(decoder.tool_calls.is_empty());
         // a wrong version is still rejected
         sent_call(&mut decoder, 3);
         assert!(decoder.decode(br#"{"jsonrpc":"1.0","id":3,"result":{"content":[]}}"#).is_err());
+    }
+
+    #[test]
+    fn ids_match_exactly_and_strays_are_dropped() {
+        let mut decoder = MessageDecoder::default();
+        sent_call(&mut decoder, 1);
+        assert!(decoder.decode(br#"{"jsonrpc":"2.0","id":"1","result":{"content":[]}}"#).unwrap().is_none());
+        assert!(decoder.decode(br#"{"jsonrpc":"2.0","id":9,"result":{}}"#).unwrap().is_none());
+        assert!(decoder.decode(br#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#).unwrap().is_some());
+        // answered once; the second answer is a stray
+        assert!(decoder.decode(br#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#).unwrap().is_none());
+    }
+
+    #[test]
+    fn unreadable_replies_are_matched_by_their_id() {
+        assert_eq!(top_level_id(b"{\"jsonrpc\":\"2.0\",\"result\":{\"id\":5,\"t\":\"\xff\"},\"id\" : 42}"), Some(NumberOrString::Number(42)));
+        assert_eq!(top_level_id(br#"{"id":"a\"b","result":[[[[]]]]}"#), Some(NumberOrString::String("a\"b".into())));
+        assert_eq!(top_level_id(br#"{"result":{"id":1}}"#), None);
+        let deep = format!("{{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let mut decoder = MessageDecoder::default();
+        sent_call(&mut decoder, 7);
+        assert!(decoder.decode(deep.as_bytes()).is_err());
+        assert_eq!(decoder.claim_unreadable(deep.as_bytes()), Some(NumberOrString::Number(7)));
+        assert_eq!(decoder.claim_unreadable(deep.as_bytes()), None);
     }
 }

@@ -107,7 +107,7 @@ impl HttpOptions {
 }
 
 fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::Config(format!("cannot read {what} {}: {e}", path.display())))
+    crate::util::file::read_bounded(path, crate::util::file::MAX_FILE_BYTES).map_err(|e| Error::Config(format!("cannot read {what} {}: {e}", path.display())))
 }
 
 fn same_origin_redirects() -> reqwest::redirect::Policy {
@@ -127,26 +127,14 @@ pub fn same_origin(a: &url::Url, b: &url::Url) -> bool {
 
 /// Parses a server URL, requiring http or https.
 pub fn parse_http_url(url: &str) -> Result<url::Url> {
-    let parsed = url::Url::parse(url).map_err(|e| Error::Config(format!("invalid server URL {url:?}: {e}")))?;
+    let parsed = url::Url::parse(url).map_err(|e| Error::Config(format!("invalid server URL {:?}: {e}", redact_url(url))))?;
     match parsed.scheme() {
         "http" | "https" => Ok(parsed),
-        other => Err(Error::Config(format!("invalid server URL {url:?}: scheme must be http or https, not {other:?}"))),
+        other => Err(Error::Config(format!("invalid server URL {:?}: scheme must be http or https, not {other:?}", redact_url(url)))),
     }
 }
 
-/// The URL without a password or query values, for logs, `repr()` and messages: both may hold
-/// credentials.
-pub fn redact_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else { return "<invalid URL>".to_string() };
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("***"));
-    }
-    if parsed.query().is_some() {
-        let keys: Vec<String> = parsed.query_pairs().map(|(k, _)| format!("{k}=***")).collect();
-        parsed.set_query(Some(&keys.join("&")));
-    }
-    parsed.to_string()
-}
+pub use crate::util::redact::redact_url;
 
 /// `WWW-Authenticate` of a 401/403 response, joined when there are several.
 pub fn www_authenticate(headers: &HeaderMap) -> String {
@@ -154,9 +142,14 @@ pub fn www_authenticate(headers: &HeaderMap) -> String {
         .get_all(reqwest::header::WWW_AUTHENTICATE)
         .iter()
         .filter_map(|v| v.to_str().ok())
+        .take(16)
+        .map(|v| crate::util::redact::quote(v, MAX_CHALLENGE_CHARS))
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// A longer `WWW-Authenticate` is cut: real challenges are a few hundred bytes.
+pub const MAX_CHALLENGE_CHARS: usize = 4096;
 
 #[cfg(test)]
 mod tests {

@@ -32,4 +32,19 @@ impl TransportConfig {
             TransportConfig::Sse { .. } => "sse",
         }
     }
+
+    /// Makes the values this transport sends (env and header values, URL credentials) known to
+    /// the redaction every message, log record and `repr()` passes through.
+    pub fn register_secrets(&self) {
+        use crate::util::redact::{register, register_url};
+        match self {
+            TransportConfig::Stdio(p) => register(p.env.iter().map(|(_, v)| v.as_str())),
+            TransportConfig::StreamableHttp { url, options } | TransportConfig::Sse { url, options } => {
+                register(options.headers.iter().map(|(_, v)| v.as_str()));
+                // "Bearer abc…": the token alone too, should a message quote it.
+                register(options.headers.iter().filter_map(|(_, v)| v.split_once(' ').map(|(_, t)| t)));
+                register_url(url);
+            }
+        }
+    }
 }

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use super::http::{HttpOptions, same_origin, www_authenticate};
 use crate::auth::{Rejection, TokenError, Tokens};
 use crate::error::{Error, Result};
+use crate::util::redact::{MAX_QUOTE_CHARS, quote, redact_url};
 
 /// Failure of one POST on an established SSE session.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +44,7 @@ impl SseTransport {
     pub async fn connect(sse_url: &url::Url, options: &HttpOptions, timeout: Duration) -> Result<Self> {
         let http = options.build_client()?;
         let headers = options.header_map()?;
-        let shown = super::http::redact_url(sse_url.as_str());
+        let shown = redact_url(sse_url.as_str());
         let tokens = options.tokens.clone();
         let get = || http.get(sse_url.clone()).headers(headers.clone()).header(ACCEPT, "text/event-stream");
         let response = tokio::time::timeout(timeout, send_authorized(tokens.as_ref(), false, get))
@@ -85,11 +86,12 @@ impl SseTransport {
         })??;
         let post_url = sse_url
             .join(endpoint.trim())
-            .map_err(|e| Error::Protocol(format!("SSE `endpoint` event {endpoint:?} is not a valid URL: {e}")))?;
+            .map_err(|e| Error::Protocol(format!("SSE `endpoint` event {:?} is not a valid URL: {e}", redact_url(&quote(endpoint.trim(), MAX_QUOTE_CHARS)))))?;
         // A different origin would receive our headers (tokens): refuse.
         if !same_origin(sse_url, &post_url) {
             return Err(Error::Protocol(format!(
-                "refusing SSE `endpoint` {post_url}: it is not on the origin of {shown}; messages (and credentials) may only go to the server's own origin"
+                "refusing SSE `endpoint` {}: it is not on the origin of {shown}; messages (and credentials) may only go to the server's own origin",
+                redact_url(post_url.as_str())
             )));
         }
 
@@ -135,7 +137,7 @@ impl Transport<RoleClient> for SseTransport {
             let response = match request.try_clone().filter(|_| tokens.is_some()) {
                 // Cloned (headers and body) only when a refusal may need a second attempt.
                 Some(template) => send_authorized(tokens.as_ref(), in_session, || template.try_clone().expect("a JSON body clones")).await,
-                None => request.send().await.map_err(SendError::Request),
+                None => request.send().await.map_err(SendError::request),
             }
             .map_err(|e| match e {
                 SendError::Token(t) => SseTransportError::Token(t),
@@ -170,6 +172,13 @@ enum SendError {
     Request(reqwest::Error),
 }
 
+impl SendError {
+    /// The one place reqwest errors enter: without the URL, which may hold credentials.
+    fn request(e: reqwest::Error) -> Self {
+        SendError::Request(e.without_url())
+    }
+}
+
 /// Sends `build()` with the current token. On 401 or 403 `insufficient_scope` the token source
 /// may fix the token (refresh, step-up); then the request goes once more.
 async fn send_authorized(
@@ -177,13 +186,13 @@ async fn send_authorized(
     in_session: bool,
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, SendError> {
-    let Some(tokens) = tokens else { return build().send().await.map_err(SendError::Request) };
+    let Some(tokens) = tokens else { return build().send().await.map_err(SendError::request) };
     let with = |token: Option<String>| match token {
         Some(token) => build().bearer_auth(token),
         None => build(),
     };
     let token = tokens.bearer().await.map_err(SendError::Token)?;
-    let response = with(token.clone()).send().await.map_err(SendError::Request)?;
+    let response = with(token.clone()).send().await.map_err(SendError::request)?;
     let challenge = www_authenticate(response.headers());
     let rejection = match response.status() {
         StatusCode::UNAUTHORIZED => Rejection::Unauthorized { challenge: &challenge, sent: token.as_deref(), in_session },
@@ -194,7 +203,7 @@ async fn send_authorized(
         return Ok(response);
     }
     let token = tokens.bearer().await.map_err(SendError::Token)?;
-    with(token).send().await.map_err(SendError::Request)
+    with(token).send().await.map_err(SendError::request)
 }
 
 /// An error with its sources, for messages ("connection refused" hides two levels down).

@@ -23,6 +23,7 @@ use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
+use crate::process::watchdog;
 use crate::transport::decode::MessageDecoder;
 
 /// Largest accepted stdout line (one JSON-RPC message).
@@ -270,6 +271,7 @@ fn wait_group_gone(pgid: i32, limit: Duration) -> bool {
 /// Ends every process group this process started and has not yet cleaned up:
 /// TERM to all, up to `grace` for them to go, then KILL. Meant for interpreter exit.
 pub fn terminate_all_process_groups(grace: Duration) {
+    crate::process::begin_shutdown();
     let groups: Vec<i32> = live_groups().lock().unwrap().drain().collect();
     for &pgid in &groups {
         signal_group(pgid, libc::SIGTERM);
@@ -280,6 +282,7 @@ pub fn terminate_all_process_groups(grace: Duration) {
         if !wait_group_gone(pgid, left) {
             signal_group(pgid, libc::SIGKILL);
         }
+        watchdog::forget(pgid);
     }
 }
 
@@ -299,12 +302,14 @@ struct GroupGuard {
 impl GroupGuard {
     fn new(pgid: i32, grace: Duration) -> Self {
         live_groups().lock().unwrap().insert(pgid);
+        watchdog::watch(pgid);
         Self { pgid, grace, finished: AtomicBool::new(false) }
     }
 
     fn finish(&self) {
         if !self.finished.swap(true, Ordering::SeqCst) {
             live_groups().lock().unwrap().remove(&self.pgid);
+            watchdog::forget(self.pgid);
         }
     }
 }
@@ -321,7 +326,10 @@ impl Drop for GroupGuard {
                 if !wait_group_gone(pgid, grace) {
                     signal_group(pgid, libc::SIGKILL);
                 }
+                watchdog::forget(pgid);
             });
+        } else {
+            watchdog::forget(self.pgid);
         }
     }
 }
@@ -339,6 +347,8 @@ pub struct ChildProcess {
     log_name: Arc<str>,
     /// True once stderr reached EOF (all the dying server's last words are in the buffer).
     stderr_done: watch::Receiver<bool>,
+    /// Set when stdout can no longer be framed into messages: why the connection is unusable.
+    broken: watch::Receiver<Option<String>>,
 }
 
 impl ChildProcess {
@@ -366,6 +376,21 @@ impl ChildProcess {
             Ok(v) => v.expect("checked by wait_for"),
             // The monitor task is gone without reporting: the runtime is shutting down.
             Err(_) => ExitInfo::Signal(libc::SIGKILL),
+        }
+    }
+
+    /// Why the connection broke although the process may still run (stdout unframeable).
+    pub fn broken(&self) -> Option<String> {
+        self.broken.borrow().clone()
+    }
+
+    /// Resolves when stdout can no longer be framed, with the reason.
+    pub async fn broke(&self) -> String {
+        let mut rx = self.broken.clone();
+        let reason = rx.wait_for(|b| b.is_some()).await.ok().and_then(|r| r.clone());
+        match reason {
+            Some(reason) => reason,
+            None => std::future::pending().await,
         }
     }
 
@@ -440,16 +465,21 @@ pub fn spawn(params: &StdioParams) -> Result<(ChildProcess, StdioTransport)> {
     }
     let mut wrapped = CommandWrap::from(command);
     wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
+    if crate::process::is_shutting_down() {
+        return Err(Error::NotConnected(format!("not starting stdio server `{}`: this process is shutting down", params.command)));
+    }
     let mut child = wrapped.spawn().map_err(|e| {
+        let command = params.command.clone();
         let reason = match e.kind() {
             std::io::ErrorKind::NotFound => match &params.cwd {
-                Some(cwd) if !cwd.is_dir() => format!("working directory {} does not exist", cwd.display()),
-                _ => "command not found".to_string(),
+                Some(cwd) if !cwd.is_dir() => crate::error::CannotRun::CwdMissing(cwd.display().to_string()),
+                _ => crate::error::CannotRun::CommandNotFound,
             },
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-            _ => e.to_string(),
+            std::io::ErrorKind::PermissionDenied => crate::error::CannotRun::PermissionDenied,
+            _ if e.raw_os_error() == Some(libc::ENOEXEC) => crate::error::CannotRun::NotExecutable,
+            _ => return Error::Start(format!("cannot start stdio server `{command}`: {e}")),
         };
-        Error::Start(format!("cannot start stdio server `{}`: {reason}", params.command))
+        Error::CannotRun { command, reason }
     })?;
     let pid = child.id().ok_or_else(|| Error::Start("child exited before its pid was read".into()))?;
     let stdin = child.stdin().take().expect("stdin is piped");
@@ -462,6 +492,7 @@ pub fn spawn(params: &StdioParams) -> Result<(ChildProcess, StdioTransport)> {
     let noise = Arc::new(StdoutNoise::default());
     let (exit_tx, exit_rx) = watch::channel(None);
     let (stderr_done_tx, stderr_done) = watch::channel(false);
+    let (broken_tx, broken) = watch::channel(None);
 
     tokio::spawn({
         let (buffer, name) = (stderr.clone(), log_name.clone());
@@ -494,12 +525,12 @@ pub fn spawn(params: &StdioParams) -> Result<(ChildProcess, StdioTransport)> {
         stdin: Arc::new(tokio::sync::Mutex::new(Some(stdin))),
         stdout: BufReader::with_capacity(64 * 1024, stdout),
         line: Vec::with_capacity(4096),
-        discarding: false,
         noise: noise.clone(),
         log_name: log_name.clone(),
         decoder: MessageDecoder::default(),
+        broken: broken_tx,
     };
-    Ok((ChildProcess { pid, exit: exit_rx, stderr, noise, group, log_name, stderr_done }, transport))
+    Ok((ChildProcess { pid, exit: exit_rx, stderr, noise, group, log_name, stderr_done, broken }, transport))
 }
 
 async fn drain_stderr(mut reader: BufReader<tokio::process::ChildStderr>, buffer: Arc<StderrBuffer>, name: Arc<str>) {
@@ -572,10 +603,23 @@ pub struct StdioTransport {
     stdout: BufReader<ChildStdout>,
     /// The line being read; survives a cancelled `receive` (it is polled inside `select!`).
     line: Vec<u8>,
-    discarding: bool,
     noise: Arc<StdoutNoise>,
     log_name: Arc<str>,
     decoder: MessageDecoder,
+    broken: watch::Sender<Option<String>>,
+}
+
+impl StdioTransport {
+    /// The stream cannot be framed any more: say why, close stdin, and end the transport (every
+    /// pending request then fails at once).
+    async fn break_off(&mut self, reason: String) -> Option<ServerJsonRpcMessage> {
+        tracing::error!(server = %self.log_name, "{reason}; closing the connection");
+        let _ = self.broken.send(Some(reason));
+        if let Some(mut pipe) = self.stdin.lock().await.take() {
+            let _ = pipe.shutdown().await;
+        }
+        None
+    }
 }
 
 impl Transport<RoleClient> for StdioTransport {
@@ -614,24 +658,23 @@ impl Transport<RoleClient> for StdioTransport {
                 None => (buf, false),
             };
             let used = chunk.len() + usize::from(complete);
-            if !self.discarding {
-                if self.line.len() + chunk.len() > MAX_MESSAGE_BYTES {
-                    tracing::error!(server = %self.log_name, "a message on stdout exceeded {MAX_MESSAGE_BYTES} bytes; dropped");
-                    self.discarding = true;
-                    self.line.clear();
-                } else {
-                    self.line.extend_from_slice(chunk);
-                }
+            if self.line.len() + chunk.len() > MAX_MESSAGE_BYTES {
+                // Which request it answers cannot be known without reading it whole, and a line
+                // that never ends would starve every later reply: the stream is unusable.
+                self.line = Vec::new();
+                return self.break_off(format!("the server sent a message longer than {MAX_MESSAGE_BYTES} bytes on stdout")).await;
             }
+            self.line.extend_from_slice(chunk);
             self.stdout.consume(used);
             if !complete {
                 continue;
             }
-            if std::mem::take(&mut self.discarding) {
-                continue;
-            }
             let message = parse_line(&self.line, &mut self.decoder, &self.noise, &self.log_name);
-            self.line.clear();
+            if self.line.capacity() > 1024 * 1024 {
+                self.line = Vec::with_capacity(4096);
+            } else {
+                self.line.clear();
+            }
             if let Some(message) = message {
                 return Some(message);
             }
@@ -653,8 +696,23 @@ fn parse_line(line: &[u8], decoder: &mut MessageDecoder, noise: &StdoutNoise, na
     if line.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    match decoder.decode(line) {
-        Ok(message) => Some(message),
+    let decoded = decoder.decode(line);
+    if let Err(e) = &decoded {
+        // A reply to a pending request that cannot be read fails that request now, not at its timeout.
+        if let Some(id) = decoder.claim_unreadable(line) {
+            let reason = if std::str::from_utf8(line).is_err() {
+                "it is not valid UTF-8".to_string()
+            } else if e.to_string().contains("recursion limit") {
+                "it nests deeper than the JSON parser allows".to_string()
+            } else {
+                format!("it is not valid JSON-RPC ({e})")
+            };
+            tracing::warn!(server = %name, "the reply to request {id} could not be read: {reason}");
+            return Some(MessageDecoder::unreadable_reply(id, &reason));
+        }
+    }
+    match decoded {
+        Ok(message) => message,
         Err(e) if e.is_syntax() || e.is_eof() => {
             let count = noise.record(line);
             // Warn for the first few; a server that keeps printing to stdout would flood the log.
@@ -704,7 +762,7 @@ mod tests {
     fn garbage_is_recorded_not_fatal() {
         let noise = StdoutNoise::default();
         assert!(parse_line(b"hello there", &mut MessageDecoder::default(), &noise, "t").is_none());
-        assert!(parse_line(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", &mut MessageDecoder::default(), &noise, "t").is_some());
+        assert!(parse_line(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}", &mut MessageDecoder::default(), &noise, "t").is_some());
         let d = noise.describe().unwrap();
         assert!(d.contains("1 line(s)") && d.contains("hello there"), "{d}");
     }
@@ -726,7 +784,8 @@ mod tests {
     #[tokio::test]
     async fn missing_command_fails_at_once() {
         let err = spawn(&StdioParams::new("/definitely/not/a/command")).err().unwrap();
-        assert!(matches!(err, Error::Start(_)));
+        assert!(matches!(err, Error::CannotRun { reason: crate::error::CannotRun::CommandNotFound, .. }));
+        assert!(err.is_permanent());
         assert!(err.to_string().contains("command not found"), "{err}");
     }
 

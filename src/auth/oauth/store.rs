@@ -91,9 +91,9 @@ impl FileStore {
     }
 
     fn read(&self) -> Result<Option<StoredCredentials>, String> {
-        let text = match std::fs::read_to_string(&self.path) {
+        let text = match crate::util::file::read_text(&self.path, crate::util::file::MAX_FILE_BYTES) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(format!("cannot read token store {}: {e}", self.path.display())),
         };
         let record = match serde_json::from_str::<Value>(&text) {
