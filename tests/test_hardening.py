@@ -5,13 +5,16 @@ that outlive a SIGKILLed owner, restarts at shutdown, hopeless restarts, unreada
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import queue
 import signal
 import subprocess
-import sys
 import textwrap
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -157,8 +160,8 @@ async def test_absurd_timings_are_refused_everywhere():
 SECRET = "canary-Zq8vT3xPw"
 
 
-async def test_no_secret_reaches_any_output_channel(caplog):
-    """One unique secret in a URL password, a URL query value, a header and an env value, pushed
+async def test_no_secret_reaches_any_output_channel(caplog, hostile_http):
+    """One unique secret in a URL password, a URL query value, a header, an env value and a token, pushed
     through failing connections; then every output channel is searched for it."""
     caplog.set_level(logging.DEBUG, logger="mcpfleet")
     mcpfleet._core._set_log_level(10)
@@ -173,6 +176,13 @@ async def test_no_secret_reaches_any_output_channel(caplog):
                 with pytest.raises(mcpfleet.MCPFleetError) as e:
                     await c.initialize()
                 seen += [str(e.value), repr(e.value), *map(str, vars(e.value).values())]
+        # a token from a provider, refused by the server (401) and by the network
+        for url in (hostile_http + "/mcp", f"http://127.0.0.1:{port}/mcp"):
+            c = mcpfleet.StreamableHTTPClient(url, token_provider=lambda: SECRET, init_timeout=5)
+            seen.append(repr(c))
+            with pytest.raises(mcpfleet.MCPFleetError) as e:
+                await c.initialize()
+            seen += [str(e.value), repr(e.value), *map(str, vars(e.value).values())]
         with pytest.raises(mcpfleet.ConfigError) as e:
             mcpfleet.StreamableHTTPClient(f"ftp://u:{SECRET}@h/?k={SECRET}")
         seen.append(str(e.value))
@@ -326,6 +336,71 @@ async def test_unreadable_replies_fail_fast_and_the_fleet_restarts_a_broken_stre
             await asyncio.sleep(0.05)
             info = await wait_state(fleet, "h", "Running", timeout=20)
         assert (await fleet.execute_tool("h_ok", {})).text == "fine"
+
+
+class _HostileSSE(BaseHTTPRequestHandler):
+    """A legacy SSE server whose replies are unreadable (`/sse`) or whose stream sends one
+    event that never ends (`/endless`)."""
+
+    events: "queue.Queue[bytes]"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(b"event: endpoint\ndata: /messages\n\n")
+        self.wfile.flush()
+        if self.path == "/endless":
+            self.wfile.write(b"data: ")
+            for _ in range(20):
+                self.wfile.write(b"z" * (1 << 20))
+            self.wfile.flush()
+            time.sleep(30)
+            return
+        while True:
+            event = self.server.events.get()
+            if event is None:
+                return
+            self.wfile.write(b"event: message\ndata: " + event + b"\n\n")
+            self.wfile.flush()
+
+    def do_POST(self):
+        msg = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        mid, method = msg.get("id"), msg.get("method")
+        if method == "initialize":
+            result = {"protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}}, "serverInfo": {"name": "h", "version": "1"}}
+            self.server.events.put(json.dumps({"jsonrpc": "2.0", "id": mid, "result": result}).encode())
+        elif method == "tools/call":
+            deep = b"[" * 300 + b"]" * 300
+            self.server.events.put(b'{"jsonrpc":"2.0","id":' + json.dumps(mid).encode() + b',"result":{"content":[],"structuredContent":{"a":' + deep + b"}}}")
+
+
+@pytest.fixture
+def hostile_sse():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HostileSSE)
+    server.events = queue.Queue()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.events.put(None)
+    server.shutdown()
+
+
+async def test_hostile_sse_streams_fail_fast(hostile_sse):
+    async with mcpfleet.SSEClient(hostile_sse + "/sse") as c:
+        t0 = time.monotonic()
+        with pytest.raises(mcpfleet.ProtocolError, match="could not be read"):
+            await c.call_tool("x", {}, timeout=30)
+        assert time.monotonic() - t0 < 5
+    t0 = time.monotonic()
+    with pytest.raises(mcpfleet.MCPFleetError):
+        await mcpfleet.SSEClient(hostile_sse + "/endless", init_timeout=30).initialize()
+    assert time.monotonic() - t0 < 15
 
 
 async def test_resource_metadata_must_be_http(hostile_http):

@@ -394,8 +394,9 @@ def run_demo_server(http_port: int | None = None) -> None:
 
 def _terminate_all_servers(grace: float = 2.0) -> None:
     """Ends every stdio server group (TERM, KILL after ``grace`` seconds, 0..86400; else
-    ``ConfigError``); from then on nothing is started or restarted."""
-def _at_exit() -> None: ...
+    ``ConfigError``)."""
+def _at_exit() -> None:
+    """Interpreter exit: from now on nothing is started or restarted; every server group ends."""
 def _live_server_process_groups() -> int: ...
 def _set_log_level(level: int) -> None: ...
 def _redact(text: str) -> str:

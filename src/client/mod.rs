@@ -30,6 +30,8 @@ pub const DEFAULT_STDIO_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Longest a list may run before we call the server's pagination broken.
 const MAX_PAGES: usize = 10_000;
+/// Most items a list may hold (tools, prompts, resources) before we call the server broken.
+const MAX_LIST_ITEMS: usize = 100_000;
 
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -267,6 +269,9 @@ impl Connection {
             let params = cursor.take().map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
             let (page_items, next) = self.request(method, None, timeout, page(params)).await?;
             items.extend(page_items);
+            if items.len() > MAX_LIST_ITEMS {
+                return Err(Error::Protocol(format!("{method}: the server listed more than {MAX_LIST_ITEMS} items")));
+            }
             match next {
                 Some(next) if !seen.insert(next.clone()) => {
                     return Err(Error::Protocol(format!("{method}: the server repeated the cursor {next:?}; pagination would never end")));

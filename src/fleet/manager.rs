@@ -720,11 +720,24 @@ async fn fetch_lists(conn: &Connection) -> Result<Lists> {
     Ok(Lists { tools, prompts, resources })
 }
 
+/// Once the process is exiting, a server goes down and stays down.
+fn stopped_for_shutdown(inner: &Inner, slot: &Slot, kind: ServerKind) -> bool {
+    if !crate::process::is_shutting_down() {
+        return false;
+    }
+    inner.set_state(slot, ServerState::down(kind), None);
+    slot.settle_waiters(&Err(Error::NotConnected("this process is shutting down".into())));
+    true
+}
+
 /// One server's life: start, watch, restart on failure as the policy says, until stopped.
 async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken) {
     let mut attempts = 0u32;
     loop {
         let def = slot.definition();
+        if stopped_for_shutdown(&inner, &slot, def.kind) {
+            return;
+        }
         inner.set_state(&slot, ServerState::starting(def.kind), None);
         let connected = async {
             let config = transport_config(&def)?;
@@ -776,9 +789,8 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken) 
             }
             Err(e) => e,
         };
-        if crate::process::is_shutting_down() {
-            inner.set_state(&slot, ServerState::down(def.kind), None);
-            slot.settle_waiters(&Err(Error::NotConnected("this process is shutting down".into())));
+        // The exit handler's kill is no crash: nothing restarts once the process is exiting.
+        if stopped_for_shutdown(&inner, &slot, def.kind) {
             return;
         }
         let message = failure.to_string();

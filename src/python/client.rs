@@ -316,7 +316,7 @@ impl ClientBase {
     }
 
     fn __repr__(&self) -> String {
-        self.describe()
+        crate::util::redact::scrub(&self.describe())
     }
 }
 
@@ -558,7 +558,7 @@ impl MCPClientConfig {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         let keys = |d: &Py<PyDict>| d.bind(py).keys().iter().map(|k| k.to_string()).collect::<Vec<_>>();
-        match (&self.command, &self.url) {
+        let text = match (&self.command, &self.url) {
             (Some(command), _) => format!(
                 "MCPClientConfig(command={}, args={}, env_keys={})",
                 py_str(command),
@@ -571,7 +571,8 @@ impl MCPClientConfig {
                 py_list(keys(&self.headers).iter().map(String::as_str))
             ),
             (None, None) => "MCPClientConfig()".to_string(),
-        }
+        };
+        crate::util::redact::scrub(&text)
     }
 }
 

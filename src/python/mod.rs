@@ -58,6 +58,8 @@ fn _terminate_all_servers(py: Python<'_>, grace: f64) -> PyResult<()> {
 #[pyfunction]
 fn _at_exit(py: Python<'_>) {
     py.detach(|| {
+        // First, so that no supervisor restarts what is about to be ended.
+        crate::process::begin_shutdown();
         crate::transport::stdio::terminate_all_process_groups(Duration::from_secs(2));
         logging::stop();
     });

@@ -2,6 +2,7 @@
 //! event names the URL to POST messages to; responses arrive as `message` events.
 //! rmcp has no client for it any more, so it lives here.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -14,6 +15,7 @@ use sse_stream::SseStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::decode::MessageDecoder;
 use super::http::{HttpOptions, same_origin, www_authenticate};
 use crate::auth::{Rejection, TokenError, Tokens};
 use crate::error::{Error, Result};
@@ -37,6 +39,38 @@ pub struct SseTransport {
     tokens: Option<Tokens>,
     rx: mpsc::Receiver<ServerJsonRpcMessage>,
     reader: JoinHandle<()>,
+    /// Shared with the reader: which requests are pending, so replies match by exact id.
+    decoder: Arc<Mutex<MessageDecoder>>,
+}
+
+/// Largest SSE event accepted; a longer one (or one that never ends) ends the stream.
+const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The response body, failing once an event grows past [`MAX_EVENT_BYTES`]: the SSE parser
+/// itself would buffer an endless event without bound.
+fn bounded_events(
+    body: impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
+) -> impl futures::Stream<Item = std::result::Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    let mut since_blank = 0usize;
+    let mut after_newline = false;
+    body.map(move |chunk| {
+        let chunk = chunk.map_err(|e| std::io::Error::other(e.without_url()))?;
+        for &b in chunk.iter() {
+            match b {
+                b'\n' if after_newline => since_blank = 0,
+                b'\n' => after_newline = true,
+                b'\r' => {}
+                _ => {
+                    after_newline = false;
+                    since_blank += 1;
+                }
+            }
+        }
+        if since_blank > MAX_EVENT_BYTES {
+            return Err(std::io::Error::other(format!("an SSE event is longer than {MAX_EVENT_BYTES} bytes")));
+        }
+        Ok(chunk)
+    })
 }
 
 impl SseTransport {
@@ -65,7 +99,7 @@ impl SseTransport {
         if !status.is_success() {
             return Err(Error::Start(format!("SSE server {shown} answered HTTP {status} to GET")));
         }
-        let mut events = SseStream::from_bytes_stream(response.bytes_stream());
+        let mut events = SseStream::from_bytes_stream(bounded_events(response.bytes_stream()));
         let endpoint = tokio::time::timeout(timeout, async {
             loop {
                 match events.next().await {
@@ -97,6 +131,8 @@ impl SseTransport {
 
         let (tx, rx) = mpsc::channel(64);
         let origin = shown;
+        let decoder = Arc::new(Mutex::new(MessageDecoder::default()));
+        let reader_decoder = decoder.clone();
         let reader = tokio::spawn(async move {
             while let Some(event) = events.next().await {
                 let event = match event {
@@ -110,18 +146,29 @@ impl SseTransport {
                     continue;
                 }
                 let Some(data) = event.data else { continue };
-                match serde_json::from_str::<ServerJsonRpcMessage>(&data) {
-                    Ok(message) => {
-                        if tx.send(message).await.is_err() {
-                            break;
-                        }
+                let message = {
+                    let mut decoder = reader_decoder.lock().unwrap_or_else(|e| e.into_inner());
+                    match decoder.decode(data.as_bytes()) {
+                        Ok(message) => message,
+                        // A reply that cannot be read fails its request now, not at its timeout.
+                        Err(e) => match decoder.claim_unreadable(data.as_bytes()) {
+                            Some(id) => Some(MessageDecoder::unreadable_reply(id, &format!("it is not valid JSON-RPC ({e})"))),
+                            None => {
+                                tracing::warn!(url = %origin, "ignoring an SSE message that is not JSON-RPC: {e}");
+                                None
+                            }
+                        },
                     }
-                    Err(e) => tracing::warn!(url = %origin, "ignoring an SSE message that is not JSON-RPC: {e}"),
+                };
+                if let Some(message) = message {
+                    if tx.send(message).await.is_err() {
+                        break;
+                    }
                 }
             }
             tracing::debug!(url = %origin, "SSE stream ended");
         });
-        Ok(Self { http, headers, post_url, tokens, rx, reader })
+        Ok(Self { http, headers, post_url, tokens, rx, reader, decoder })
     }
 }
 
@@ -129,9 +176,10 @@ impl Transport<RoleClient> for SseTransport {
     type Error = SseTransportError;
 
     fn send(&mut self, item: ClientJsonRpcMessage) -> impl Future<Output = Result<(), SseTransportError>> + Send + 'static {
+        self.decoder.lock().unwrap_or_else(|e| e.into_inner()).note_sent(&item);
         let in_session = !super::is_initialize(&item);
         let request = self.http.post(self.post_url.clone()).headers(self.headers.clone()).json(&item);
-        let url = self.post_url.to_string();
+        let url = redact_url(self.post_url.as_str());
         let tokens = self.tokens.clone();
         async move {
             let response = match request.try_clone().filter(|_| tokens.is_some()) {

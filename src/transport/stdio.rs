@@ -271,7 +271,6 @@ fn wait_group_gone(pgid: i32, limit: Duration) -> bool {
 /// Ends every process group this process started and has not yet cleaned up:
 /// TERM to all, up to `grace` for them to go, then KILL. Meant for interpreter exit.
 pub fn terminate_all_process_groups(grace: Duration) {
-    crate::process::begin_shutdown();
     let groups: Vec<i32> = live_groups().lock().unwrap().drain().collect();
     for &pgid in &groups {
         signal_group(pgid, libc::SIGTERM);
@@ -435,14 +434,20 @@ impl Drop for ChildProcess {
     }
 }
 
+/// Whether the group still has live members, asked off the runtime thread: the answer scans
+/// /proc, and the one runtime thread serves every client.
+async fn group_exists_async(pgid: i32) -> bool {
+    tokio::task::spawn_blocking(move || group_exists(pgid)).await.unwrap_or(false)
+}
+
 /// Processes left in the group after the leader exited (grandchildren): TERM, then KILL.
 async fn reap_group_leftovers(pgid: i32, grace: Duration) {
-    if !group_exists(pgid) {
+    if !group_exists_async(pgid).await {
         return;
     }
     signal_group(pgid, libc::SIGTERM);
     let deadline = Instant::now() + grace;
-    while group_exists(pgid) {
+    while group_exists_async(pgid).await {
         if Instant::now() >= deadline {
             signal_group(pgid, libc::SIGKILL);
             break;
