@@ -6,6 +6,7 @@ pub mod client;
 pub mod demo_server;
 pub mod error;
 pub mod fleet;
+pub mod gateway;
 pub mod process;
 pub mod transport;
 pub mod util;

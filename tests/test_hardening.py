@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import mcpfleet
-from conftest import FIXTURES, PY, alive, free_port, start_server, stop, wait_gone
+from conftest import FIXTURES, PY, free_port, wait_gone
 from test_failures import hostile_http  # noqa: F401 (a fixture)
 from test_fleet import wait_state
 
@@ -245,16 +245,31 @@ asyncio.run(main())
 """
 
 
+def processes() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, process group) of every live process, from /proc."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] not in ("Z", "X"):
+                out[int(entry)] = (int(fields[1]), int(fields[2]))
+    return out
+
+
 @pytest.mark.parametrize("owner", ["client", "adapter"])
 def test_servers_die_with_a_sigkilled_owner(owner):
     proc = subprocess.Popen([PY, "-c", OWNER, owner], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         watchdog = int(proc.stdout.readline())
-        children = [int(line.split()[0]) for line in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()]
+        children = [pid for pid, (ppid, _) in processes().items() if ppid == proc.pid]
         servers = [c for c in children if c != watchdog]
         assert servers, children
         group = os.getpgid(servers[0])
-        members = [int(p) for p in subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True).stdout.split()]
+        members = [pid for pid, (_, pgrp) in processes().items() if pgrp == group]
         assert len(members) >= 2, members  # sh and its `sleep 300`
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)

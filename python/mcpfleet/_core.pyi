@@ -484,6 +484,16 @@ class ToolMetadata:
     @property
     def annotations(self) -> dict[str, Any] | None: ...
 
+class GatewayServer:
+    """A fleet served over streamable HTTP: clients connect to ``url``; ``await close()`` (or
+    ``async with``) stops serving. The fleet itself goes on."""
+
+    @property
+    def url(self) -> str: ...
+    async def close(self) -> None: ...
+    async def __aenter__(self) -> GatewayServer: ...
+    async def __aexit__(self, *exc_info: object) -> bool: ...
+
 class Adapter:
     """A fleet of MCP servers: one registry, supervised lifecycles, all tools under prefixes."""
 
@@ -502,6 +512,22 @@ class Adapter:
     async def start_auto(self) -> dict[str, str | None]:
         """Starts every autoStart server concurrently; {name: error message or None}."""
     async def close(self) -> None: ...
+    async def serve_http(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = "/mcp",
+        auth_token: str | None = None,
+        *,
+        management_tools: bool | None = None,
+        allow_unauthenticated: bool = False,
+        name: str = "mcpfleet",
+    ) -> GatewayServer:
+        """Serves the fleet as one MCP server over streamable HTTP (returns once listening).
+        A non-loopback ``host`` needs ``auth_token`` unless ``allow_unauthenticated=True``;
+        ``management_tools`` defaults to the Adapter's setting."""
+    async def serve_stdio(self, *, management_tools: bool | None = None, name: str = "mcpfleet") -> None:
+        """Serves the fleet as one MCP server on this process's stdin/stdout until stdin closes."""
     async def create(self, spec: Any) -> MCPServerInfo: ...
     async def update(self, name: str, spec: Any) -> MCPServerInfo: ...
     async def delete(self, name: str) -> None: ...

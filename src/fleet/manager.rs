@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rmcp::model::{CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, Tool};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -107,7 +107,7 @@ pub struct ServerInfo {
     pub auth: Option<AuthInfo>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CatalogTool {
     pub public_name: String,
     pub server: String,
@@ -115,16 +115,34 @@ pub struct CatalogTool {
     pub tool: Tool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CatalogPrompt {
     pub public_name: String,
     pub server: String,
     pub prompt: Prompt,
 }
 
+/// Which lists of the aggregated view changed from one catalog to the next.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CatalogChange {
+    pub tools: bool,
+    pub prompts: bool,
+    pub resources: bool,
+}
+
+impl CatalogChange {
+    pub fn any(self) -> bool {
+        self.tools || self.prompts || self.resources
+    }
+}
+
 /// The aggregated view, rebuilt as a whole and swapped in (readers never wait).
 #[derive(Debug, Default)]
 pub struct Catalog {
+    /// Counts the catalogs whose tools, prompts or resources differ from the one before.
+    pub generation: u64,
+    /// What differs from the catalog of the previous generation.
+    pub change: CatalogChange,
     pub tools: Vec<CatalogTool>,
     pub prompts: Vec<CatalogPrompt>,
     pub resources: Vec<(String, Resource)>,
@@ -204,7 +222,10 @@ struct Inner {
     slots: Mutex<BTreeMap<String, Arc<Slot>>>,
     /// Taken at `close()`, which ends every subscriber's stream once it has read the rest.
     updates: Mutex<Option<broadcast::Sender<StatusUpdate>>>,
-    catalog: Mutex<Arc<Catalog>>,
+    /// The latest catalog; receivers are woken only when a list changed (never lags).
+    catalog: watch::Sender<Arc<Catalog>>,
+    /// Rebuilds one at a time, so the newest state is the one that stays.
+    rebuilding: Mutex<()>,
     shutdown: CancellationToken,
     options: FleetOptions,
 }
@@ -228,7 +249,8 @@ impl Fleet {
             inner: Arc::new(Inner {
                 slots: Mutex::new(BTreeMap::new()),
                 updates: Mutex::new(Some(broadcast::Sender::new(1024))),
-                catalog: Mutex::new(Arc::new(Catalog::default())),
+                catalog: watch::Sender::new(Arc::new(Catalog::default())),
+                rebuilding: Mutex::new(()),
                 shutdown: CancellationToken::new(),
                 options,
             }),
@@ -243,7 +265,13 @@ impl Fleet {
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.inner.catalog.lock().unwrap().clone()
+        self.inner.catalog.borrow().clone()
+    }
+
+    /// The latest catalog, and a wake-up whenever its tools, prompts or resources change
+    /// (`Catalog::change` says which; `generation` counts the changes).
+    pub fn watch_catalog(&self) -> watch::Receiver<Arc<Catalog>> {
+        self.inner.catalog.subscribe()
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -568,6 +596,7 @@ impl Inner {
     }
 
     fn rebuild_catalog(&self) {
+        let _one_at_a_time = self.rebuilding.lock().unwrap_or_else(|e| e.into_inner());
         let slots: Vec<_> = self.slots.lock().unwrap().values().cloned().collect();
         let mut tool_items = Vec::new();
         let mut tool_defs: HashMap<(String, String), Tool> = HashMap::new();
@@ -614,7 +643,11 @@ impl Inner {
         for name in tools.iter().map(|t| &t.public_name) {
             offline_tools.remove(name);
         }
+        let old = self.catalog.borrow().clone();
+        let change = CatalogChange { tools: old.tools != tools, prompts: old.prompts != prompts, resources: old.resources != resources };
         let catalog = Catalog {
+            generation: if change.any() { old.generation + 1 } else { old.generation },
+            change: if change.any() { change } else { old.change },
             tool_index: tools.iter().enumerate().map(|(i, t)| (t.public_name.clone(), i)).collect(),
             prompt_index: prompts.iter().enumerate().map(|(i, p)| (p.public_name.clone(), i)).collect(),
             tools,
@@ -623,7 +656,11 @@ impl Inner {
             collisions,
             offline_tools,
         };
-        *self.catalog.lock().unwrap() = Arc::new(catalog);
+        // Collisions and offline names may change silently; watchers hear of list changes only.
+        self.catalog.send_if_modified(|current| {
+            *current = Arc::new(catalog);
+            change.any()
+        });
     }
 }
 
@@ -879,7 +916,13 @@ mod tests {
         fleet.add(definition(serde_json::json!({"name": "demo", "type": "streamable-http", "url": format!("http://127.0.0.1:{port}/mcp"), "toolPrefix": "d", "autoStart": true}))).unwrap();
         fleet.add(definition(serde_json::json!({"name": "gone", "url": "http://127.0.0.1:9/mcp", "autoStart": true, "restart": {"maxRestarts": 1, "initialDelay": 0.05}}))).unwrap();
         let mut updates = fleet.subscribe();
+        let mut catalog = fleet.watch_catalog();
+        assert_eq!(catalog.borrow_and_update().generation, 0);
         let outcomes = fleet.start_auto().await;
+        // Up: one change of tools, prompts and resources; the failing server changes nothing.
+        assert!(catalog.has_changed().unwrap());
+        let first = catalog.borrow_and_update().clone();
+        assert_eq!((first.generation, first.change), (1, CatalogChange { tools: true, prompts: true, resources: true }));
         assert!(outcomes.iter().any(|(n, r)| n == "demo" && r.is_ok()), "{outcomes:?}");
         assert!(outcomes.iter().any(|(n, r)| n == "gone" && matches!(r, Err(Error::Start(_)))), "{outcomes:?}");
 
@@ -890,7 +933,9 @@ mod tests {
         let err = fleet.call_tool("d_ech", None, None).await.unwrap_err();
         assert!(matches!(&err, Error::ToolNotFound { suggestions, .. } if suggestions.contains(&"d_echo".to_string())), "{err:?}");
 
+        assert!(!catalog.has_changed().unwrap(), "calls and failed starts do not touch the catalog");
         fleet.stop("demo").await.unwrap();
+        assert_eq!(catalog.borrow_and_update().generation, 2);
         let err = fleet.call_tool("d_add", None, None).await.unwrap_err();
         assert!(matches!(&err, Error::ServerDown { state: "Disconnected", .. }), "{err:?}");
         assert!(fleet.catalog().tools.is_empty());

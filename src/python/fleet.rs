@@ -180,6 +180,36 @@ impl Adapter {
         })
     }
 
+    /// Serves the fleet as one MCP server over streamable HTTP at `http://host:port/path`;
+    /// returns a `GatewayServer` at once (its `url`, `await close()`).
+    #[pyo3(signature = (host = "127.0.0.1".to_string(), port = 0, path = "/mcp".to_string(), auth_token = None, *, management_tools = None, allow_unauthenticated = false, name = "mcpfleet".to_string()))]
+    #[allow(clippy::too_many_arguments)]
+    fn serve_http<'py>(
+        &self,
+        py: Python<'py>,
+        host: String,
+        port: u16,
+        path: String,
+        auth_token: Option<String>,
+        management_tools: Option<bool>,
+        allow_unauthenticated: bool,
+        name: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.bind_providers(py);
+        let options = crate::gateway::GatewayOptions { name, management_tools: management_tools.unwrap_or(self.management_tools) };
+        let http = crate::gateway::http::HttpOptions { host, port, path, auth_token, allow_unauthenticated };
+        crate::python::gateway::start_http(py, self.fleet.clone(), options, http)
+    }
+
+    /// Serves the fleet as one MCP server on this process's stdin and stdout until stdin
+    /// closes. Nothing else may write to stdout meanwhile.
+    #[pyo3(signature = (*, management_tools = None, name = "mcpfleet".to_string()))]
+    fn serve_stdio<'py>(&self, py: Python<'py>, management_tools: Option<bool>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        self.bind_providers(py);
+        let options = crate::gateway::GatewayOptions { name, management_tools: management_tools.unwrap_or(self.management_tools) };
+        crate::python::gateway::start_stdio(py, self.fleet.clone(), options)
+    }
+
     /// Stops every server (concurrently, bounded in time).
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let fleet = self.fleet.clone();

@@ -6,6 +6,7 @@ mod client;
 mod convert;
 mod errors;
 mod fleet;
+mod gateway;
 mod logging;
 mod oauth;
 mod runtime;
@@ -117,6 +118,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fleet::McpDiscreteStatusUpdate>()?;
     m.add_class::<fleet::MCPServerInfo>()?;
     m.add_class::<fleet::ToolMetadata>()?;
+    m.add_class::<gateway::GatewayServer>()?;
     m.add_function(wrap_pyfunction!(client::new_mcp_client_from_type, m)?)?;
     m.add_class::<types::Tool>()?;
     m.add_class::<types::CallToolResult>()?;

@@ -1,0 +1,465 @@
+//! The fleet served as one MCP server: every aggregated tool, prompt and resource under its
+//! public name, calls routed to the owning server, and the fleet's changes sent to every client
+//! as they happen (`notifications/*/list_changed` to sessions, `subscriptions/listen` streams for
+//! 2026-07-28 clients, which have no session).
+
+pub mod http;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse,
+    Implementation, ListPromptsResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
+    ReadResourceRequestParams, ReadResourceResponse, ResultType, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
+};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
+use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::error::Error;
+use crate::fleet::manager::{Catalog, CatalogChange, Fleet};
+use crate::fleet::management;
+
+/// A client that does not take a notification within this time is dropped from the fan-out.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the gateway publishes besides the fleet's own catalog.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// The server name clients see.
+    pub name: String,
+    /// Publish `mcpserver_*`: a client may then create servers, that is run commands.
+    pub management_tools: bool,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        Self { name: "mcpfleet".into(), management_tools: false }
+    }
+}
+
+struct Shared {
+    fleet: Arc<Fleet>,
+    options: GatewayOptions,
+    /// Sessions (stdio, or HTTP in session mode) that hear of changes by notification.
+    peers: Mutex<HashMap<u64, Peer<RoleServer>>>,
+    next_peer: AtomicU64,
+    /// For `subscriptions/listen` streams.
+    changes: broadcast::Sender<CatalogChange>,
+}
+
+/// The fleet as an MCP server. Cheap to clone: every connection's handler shares one state.
+/// Dropping the last clone of the [`Gateway`] that `new` returned stops the change fan-out.
+pub struct Gateway {
+    shared: Arc<Shared>,
+    fan_out: Arc<FanOut>,
+}
+
+struct FanOut(JoinHandle<()>);
+
+impl Drop for FanOut {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Clone for Gateway {
+    fn clone(&self) -> Self {
+        Self { shared: self.shared.clone(), fan_out: self.fan_out.clone() }
+    }
+}
+
+impl Gateway {
+    /// Must run inside a tokio runtime (the fan-out task starts here).
+    pub fn new(fleet: Arc<Fleet>, options: GatewayOptions) -> Self {
+        let shared = Arc::new(Shared {
+            fleet,
+            options,
+            peers: Mutex::new(HashMap::new()),
+            next_peer: AtomicU64::new(1),
+            changes: broadcast::Sender::new(64),
+        });
+        let task = tokio::spawn(fan_out(Arc::downgrade(&shared), shared.fleet.watch_catalog()));
+        Self { shared, fan_out: Arc::new(FanOut(task)) }
+    }
+
+    /// A handler for one connection (or one stateless request).
+    pub fn session(&self) -> Session {
+        Session { shared: self.shared.clone(), _fan_out: self.fan_out.clone(), registration: OnceLock::new() }
+    }
+
+    /// Connected sessions that receive change notifications.
+    pub fn session_count(&self) -> usize {
+        self.shared.peers.lock().unwrap().len()
+    }
+}
+
+/// Sends each catalog change to every session and every `listen` stream.
+async fn fan_out(shared: std::sync::Weak<Shared>, mut catalog: tokio::sync::watch::Receiver<Arc<Catalog>>) {
+    let mut seen = catalog.borrow_and_update().generation;
+    while catalog.changed().await.is_ok() {
+        let (generation, change) = {
+            let c = catalog.borrow_and_update();
+            (c.generation, c.change)
+        };
+        if generation == seen {
+            continue;
+        }
+        // Generations skipped while we were busy may have changed any list.
+        let change = if generation == seen + 1 { change } else { CatalogChange { tools: true, prompts: true, resources: true } };
+        seen = generation;
+        let Some(shared) = shared.upgrade() else { return };
+        let _ = shared.changes.send(change);
+        let peers: Vec<(u64, Peer<RoleServer>)> = shared.peers.lock().unwrap().iter().map(|(k, v)| (*k, v.clone())).collect();
+        let sends = peers.into_iter().map(|(id, peer)| async move {
+            let sent = tokio::time::timeout(NOTIFY_TIMEOUT, async {
+                if change.tools {
+                    peer.notify_tool_list_changed().await?;
+                }
+                if change.prompts {
+                    peer.notify_prompt_list_changed().await?;
+                }
+                if change.resources {
+                    peer.notify_resource_list_changed().await?;
+                }
+                Ok::<(), rmcp::service::ServiceError>(())
+            })
+            .await;
+            (id, matches!(sent, Ok(Ok(()))) && !peer.is_transport_closed())
+        });
+        for (id, ok) in futures::future::join_all(sends).await {
+            if !ok {
+                shared.peers.lock().unwrap().remove(&id);
+            }
+        }
+    }
+}
+
+/// The handler of one connection.
+pub struct Session {
+    shared: Arc<Shared>,
+    _fan_out: Arc<FanOut>,
+    /// Set once the client is initialized: its key among the notified peers.
+    registration: OnceLock<u64>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(id) = self.registration.get() {
+            self.shared.peers.lock().unwrap().remove(id);
+        }
+    }
+}
+
+impl Session {
+    fn fleet(&self) -> &Fleet {
+        &self.shared.fleet
+    }
+
+    fn instructions(&self) -> String {
+        let servers = self.fleet().list();
+        let mut text = format!(
+            "{} serves the tools, prompts and resources of {} MCP server(s) as one; each name starts with its server's prefix.",
+            self.shared.options.name,
+            servers.len()
+        );
+        for s in servers.iter().take(50) {
+            let def = &s.definition;
+            text.push_str(&format!("\n- `{}_…` from `{}`", def.prefix(), def.name));
+            if !def.description.is_empty() {
+                text.push_str(&format!(": {}", def.description));
+            }
+        }
+        if servers.len() > 50 {
+            text.push_str(&format!("\n- and {} more", servers.len() - 50));
+        }
+        text
+    }
+}
+
+/// A core error as the client sees it: routing failures are JSON-RPC errors, failures of a
+/// call that reached its server are tool errors the model can read.
+fn call_failure(error: Error) -> Result<CallToolResponse, ErrorData> {
+    match error {
+        Error::ToolNotFound { .. } => Err(ErrorData::invalid_params(error.to_string(), None)),
+        other => {
+            let mut result = CallToolResult::error(vec![ContentBlock::text(other.to_string())]);
+            result.result_type = Some(ResultType::COMPLETE);
+            Ok(result.into())
+        }
+    }
+}
+
+fn request_error(error: Error) -> ErrorData {
+    match error {
+        Error::ToolNotFound { .. } | Error::Config(_) | Error::UnknownServer { .. } => ErrorData::invalid_params(error.to_string(), None),
+        Error::Server { code, ref message, ref data, .. } => ErrorData::new(rmcp::model::ErrorCode(code), message.clone(), data.clone()),
+        other => ErrorData::internal_error(other.to_string(), None),
+    }
+}
+
+impl ServerHandler for Session {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .enable_prompts()
+                .enable_prompts_list_changed()
+                .enable_resources()
+                .enable_resources_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new(self.shared.options.name.clone(), env!("CARGO_PKG_VERSION")))
+        .with_instructions(self.instructions())
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let id = self.shared.next_peer.fetch_add(1, Ordering::Relaxed);
+        if self.registration.set(id).is_ok() {
+            self.shared.peers.lock().unwrap().insert(id, context.peer);
+        }
+    }
+
+    async fn list_tools(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> Result<ListToolsResult, ErrorData> {
+        let catalog = self.fleet().catalog();
+        let mut tools: Vec<Tool> = catalog
+            .tools
+            .iter()
+            .map(|t| {
+                let mut tool = t.tool.clone();
+                tool.name = t.public_name.clone().into();
+                tool
+            })
+            .collect();
+        if self.shared.options.management_tools {
+            tools.extend(management::tools());
+        }
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        let catalog = self.fleet().catalog();
+        if let Some(t) = catalog.tool(name) {
+            let mut tool = t.tool.clone();
+            tool.name = t.public_name.clone().into();
+            return Some(tool);
+        }
+        self.shared.options.management_tools.then(|| management::tools().into_iter().find(|t| t.name == name)).flatten()
+    }
+
+    async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
+        if self.shared.options.management_tools {
+            if let Some(result) = management::call(self.fleet(), &request.name, request.arguments.clone()).await {
+                return Ok(result.into());
+            }
+        }
+        // Dropping the fleet call when the client cancels cancels the upstream request too.
+        tokio::select! {
+            result = self.fleet().call_tool(&request.name, request.arguments, None) => match result {
+                Ok(mut result) => {
+                    // Upstream answers in its own era; 2026-07-28 clients need the marker (rmcp
+                    // strips it again for older ones).
+                    result.result_type = Some(ResultType::COMPLETE);
+                    Ok(result.into())
+                }
+                Err(error) => call_failure(error),
+            },
+            _ = context.ct.cancelled() => Err(ErrorData::internal_error("cancelled by the client", None)),
+        }
+    }
+
+    async fn list_prompts(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> Result<ListPromptsResult, ErrorData> {
+        let catalog = self.fleet().catalog();
+        let prompts: Vec<Prompt> = catalog
+            .prompts
+            .iter()
+            .map(|p| {
+                let mut prompt = p.prompt.clone();
+                prompt.name = p.public_name.clone();
+                prompt
+            })
+            .collect();
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn get_prompt(&self, request: GetPromptRequestParams, context: RequestContext<RoleServer>) -> Result<GetPromptResponse, ErrorData> {
+        tokio::select! {
+            result = self.fleet().get_prompt(&request.name, request.arguments, None) => result
+                .map(|mut r| {
+                    r.result_type = Some(ResultType::COMPLETE);
+                    r.into()
+                })
+                .map_err(request_error),
+            _ = context.ct.cancelled() => Err(ErrorData::internal_error("cancelled by the client", None)),
+        }
+    }
+
+    async fn list_resources(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> Result<ListResourcesResult, ErrorData> {
+        let catalog = self.fleet().catalog();
+        Ok(ListResourcesResult::with_all_items(catalog.resources.iter().map(|(_, r)| r.clone()).collect()))
+    }
+
+    async fn read_resource(&self, request: ReadResourceRequestParams, context: RequestContext<RoleServer>) -> Result<ReadResourceResponse, ErrorData> {
+        tokio::select! {
+            result = self.fleet().read_resource(&request.uri, None, None) => result
+                .map(|mut r| {
+                    r.result_type = Some(ResultType::COMPLETE);
+                    r.into()
+                })
+                .map_err(|e| match e {
+                Error::Config(message) => ErrorData::resource_not_found(message, None),
+                other => request_error(other),
+            }),
+            _ = context.ct.cancelled() => Err(ErrorData::internal_error("cancelled by the client", None)),
+        }
+    }
+
+    fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        Some(SubscriptionFilter::builder().tools_list_changed().prompts_list_changed().resources_list_changed().build())
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let mut changes = self.shared.changes.subscribe();
+        let sink = context.sink().clone();
+        loop {
+            let change = tokio::select! {
+                _ = context.cancelled() => return Ok(()),
+                change = changes.recv() => match change {
+                    Ok(change) => change,
+                    // Missed some: any list may have changed.
+                    Err(broadcast::error::RecvError::Lagged(_)) => CatalogChange { tools: true, prompts: true, resources: true },
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+            };
+            let accepted = context.accepted();
+            let sent = async {
+                if change.tools && accepted.tools_list_changed == Some(true) {
+                    sink.notify_tool_list_changed().await?;
+                }
+                if change.prompts && accepted.prompts_list_changed == Some(true) {
+                    sink.notify_prompt_list_changed().await?;
+                }
+                if change.resources && accepted.resources_list_changed == Some(true) {
+                    sink.notify_resource_list_changed().await?;
+                }
+                Ok::<(), rmcp::service::SubscriptionSendError>(())
+            };
+            if tokio::time::timeout(NOTIFY_TIMEOUT, sent).await.map_or(true, |r| r.is_err()) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Serves the gateway on a byte stream pair (stdin/stdout, a socket) until it closes.
+pub async fn serve_stream<R, W>(gateway: &Gateway, read: R, write: W) -> std::io::Result<()>
+where
+    R: tokio::io::AsyncRead + Send + Unpin + 'static,
+    W: tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    use rmcp::ServiceExt;
+    let running = gateway.session().serve((read, write)).await.map_err(std::io::Error::other)?;
+    running.waiting().await.map_err(std::io::Error::other)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http::{HttpOptions, serve_http};
+    use super::*;
+    use crate::client::{ClientOptions, Connection};
+    use crate::fleet::load::load_value;
+    use crate::fleet::manager::FleetOptions;
+    use crate::transport::{HttpOptions as ClientHttp, TransportConfig};
+
+    async fn demo_fleet() -> (Arc<Fleet>, JoinHandle<std::io::Result<()>>) {
+        let (port, serve) = crate::demo_server::bind_http(0).await.unwrap();
+        let server = tokio::spawn(serve);
+        let fleet = Arc::new(Fleet::new(FleetOptions::default()));
+        let spec = serde_json::json!({"name": "demo", "url": format!("http://127.0.0.1:{port}/mcp"), "toolPrefix": "d", "autoStart": true, "description": "the built-in server"});
+        fleet.add(load_value(&spec, "test").unwrap().remove(0)).unwrap();
+        fleet.start_auto().await;
+        (fleet, server)
+    }
+
+    fn client(url: &str, headers: Vec<(String, String)>) -> TransportConfig {
+        TransportConfig::StreamableHttp { url: url.into(), options: ClientHttp { headers, ..ClientHttp::default() } }
+    }
+
+    fn options() -> ClientOptions {
+        ClientOptions { name: "test".into(), init_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(10) }
+    }
+
+    #[tokio::test]
+    async fn serves_the_catalog_routes_calls_and_announces_changes() {
+        let (fleet, server) = demo_fleet().await;
+        let gateway = Gateway::new(fleet.clone(), GatewayOptions::default());
+        let front = serve_http(&gateway, HttpOptions::default()).await.unwrap();
+        let c = Connection::connect(&client(&front.url, vec![]), options()).await.unwrap();
+        let info = c.server_info();
+        assert!(info.instructions.as_deref().unwrap_or_default().contains("`d_…` from `demo`: the built-in server"), "{info:?}");
+        let names: Vec<String> = c.list_tools(None).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+        assert!(names.contains(&"d_add".into()) && !names.iter().any(|n| n.starts_with("mcpserver_")), "{names:?}");
+        let r = c.call_tool("d_add", serde_json::json!({"a": 2, "b": 40}).as_object().cloned(), None).await.unwrap();
+        assert_eq!(r.structured_content, Some(serde_json::json!({"result": 42})));
+        let r = c.call_tool("d_fail", serde_json::json!({"message": "on purpose"}).as_object().cloned(), None).await.unwrap();
+        assert_eq!(r.is_error, Some(true));
+        let err = c.call_tool("d_ad", None, None).await.unwrap_err();
+        assert!(matches!(&err, Error::Server { code: -32602, message, .. } if message.contains("did you mean `d_add`")), "{err:?}");
+        assert_eq!(c.list_prompts(None).await.unwrap()[0].name, "d_greet");
+        assert_eq!(c.list_resources(None).await.unwrap()[0].uri, crate::demo_server::GREETING_URI);
+        let read = c.read_resource(crate::demo_server::GREETING_URI, None).await.unwrap();
+        assert_eq!(read.contents.len(), 1);
+
+        // A server going down is announced, and its tools' calls say why.
+        let mut changed = c.tools_changed();
+        changed.borrow_and_update();
+        fleet.stop("demo").await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), changed.changed()).await.expect("tools/list_changed").unwrap();
+        assert!(c.list_tools(None).await.unwrap().is_empty());
+        let r = c.call_tool("d_add", None, None).await.unwrap();
+        assert!(r.is_error == Some(true) && format!("{:?}", r.content).contains("server `demo` is Disconnected"), "{r:?}");
+        fleet.start("demo").await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), changed.changed()).await.expect("tools/list_changed").unwrap();
+        assert_eq!(gateway.session_count(), 1);
+        c.close().await;
+        front.close().await;
+        fleet.close().await;
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn the_front_checks_token_origin_path_and_address() {
+        let (fleet, server) = demo_fleet().await;
+        let gateway = Gateway::new(fleet.clone(), GatewayOptions { management_tools: true, ..GatewayOptions::default() });
+        let token = "gw-token-0123456789";
+        let front = serve_http(&gateway, HttpOptions { auth_token: Some(token.into()), ..HttpOptions::default() }).await.unwrap();
+        let err = Connection::connect(&client(&front.url, vec![]), options()).await.err().unwrap();
+        assert!(matches!(err, Error::AuthRequired { status: 401, .. }), "{err:?}");
+        let err = Connection::connect(&client(&front.url, vec![("Authorization".into(), "Bearer wrong".into())]), options()).await.err().unwrap();
+        assert!(matches!(&err, Error::AuthRequired { www_authenticate, .. } if www_authenticate.contains("invalid_token")), "{err:?}");
+        let c = Connection::connect(&client(&front.url, vec![("Authorization".into(), format!("Bearer {token}"))]), options()).await.unwrap();
+        let names: Vec<String> = c.list_tools(None).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+        assert!(names.contains(&"mcpserver_list".into()), "{names:?}");
+        c.close().await;
+
+        let http = reqwest::Client::new();
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+        let post = |url: String| http.post(url).header("Authorization", format!("Bearer {token}")).header("Content-Type", "application/json").header("Accept", "application/json, text/event-stream").body(body);
+        let foreign = post(front.url.clone()).header("Origin", "https://evil.example").send().await.unwrap();
+        assert_eq!(foreign.status(), 403);
+        let elsewhere = post(front.url.replace("/mcp", "/other")).send().await.unwrap();
+        assert_eq!(elsewhere.status(), 404);
+        front.close().await;
+
+        let open = serve_http(&gateway, HttpOptions { host: "0.0.0.0".into(), ..HttpOptions::default() }).await;
+        assert!(matches!(open, Err(super::http::ServeError::Unauthenticated(_))), "{:?}", open.err());
+        fleet.close().await;
+        server.abort();
+    }
+}

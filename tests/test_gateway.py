@@ -1,0 +1,121 @@
+"""The fleet served as one MCP server (`Adapter.serve_http()`), reached by the official `mcp`
+SDK client in both protocol eras: the 2026-07-28 stateless mode `mcp.Client()` picks by default
+and the 2025-11-25 session mode. Backends are the built-in server and an SDK server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx2
+import pytest
+from mcp import Client
+
+import mcpfleet
+from conftest import PY, SDK_SERVER
+
+
+def fleet_servers() -> list[dict]:
+    return [
+        {"name": "demo", "command": PY, "args": ["-m", "mcpfleet.demo_server"], "autoStart": True, "description": "the built-in server"},
+        {"name": "py", "command": PY, "args": [SDK_SERVER], "autoStart": True, "toolPrefix": "sdk"},
+    ]
+
+
+def text(result) -> str:
+    return "".join(getattr(c, "text", "") for c in result.content)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_sdk_client_sees_the_whole_fleet(mode):
+    async with mcpfleet.Adapter(fleet_servers()) as fleet, await fleet.serve_http() as front:
+        assert front.url.startswith("http://127.0.0.1:") and front.url.endswith("/mcp")
+        async with Client(front.url, mode=mode) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert {"demo_echo", "demo_add", "sdk_add", "sdk_echo", "sdk_slow"} <= names, names
+            assert not any(n.startswith("mcpserver_") for n in names)
+            assert text(await client.call_tool("demo_echo", {"text": "through the gateway ü"})) == "through the gateway ü"
+            assert text(await client.call_tool("sdk_add", {"a": 20, "b": 22})) == "42"
+            failed = await client.call_tool("demo_fail", {"message": "on purpose"})
+            assert failed.is_error and "on purpose" in text(failed)
+            prompts = {p.name for p in (await client.list_prompts()).prompts}
+            assert {"demo_greet", "sdk_hello"} <= prompts
+            got = await client.get_prompt("sdk_hello", {"name": "Ada"})
+            assert "Ada" in got.messages[0].content.text
+            uris = {str(r.uri) for r in (await client.list_resources()).resources}
+            assert {"demo://greeting", "test://greeting"} <= uris
+            read = await client.read_resource("test://greeting")
+            assert read.contents[0].text
+            # A server that is down: the call says which and why.
+            await fleet.stop("py")
+            down = await client.call_tool("sdk_add", {"a": 1, "b": 2})
+            assert down.is_error and "server `py` is Stopped" in text(down), text(down)
+
+
+async def test_session_clients_hear_of_changes():
+    changes: asyncio.Queue = asyncio.Queue()
+
+    async def on_message(message) -> None:
+        method = getattr(getattr(message, "root", message), "method", None) or getattr(message, "method", None)
+        if method and method.endswith("list_changed"):
+            changes.put_nowait(method)
+
+    async with mcpfleet.Adapter(fleet_servers()) as fleet, await fleet.serve_http() as front:
+        async with Client(front.url, mode="legacy", message_handler=on_message) as client:
+            await client.list_tools()
+            await fleet.stop("py")
+            assert await asyncio.wait_for(changes.get(), 10) == "notifications/tools/list_changed"
+            names = {t.name for t in (await client.list_tools(cache_mode="bypass")).tools}
+            assert "sdk_add" not in names and "demo_add" in names
+            while not changes.empty():
+                changes.get_nowait()
+            await fleet.create({"name": "late", "command": PY, "args": ["-m", "mcpfleet.demo_server"], "autoStart": True})
+            assert await asyncio.wait_for(changes.get(), 10) == "notifications/tools/list_changed"
+            names = {t.name for t in (await client.list_tools(cache_mode="bypass")).tools}
+            assert "late_echo" in names
+
+
+async def test_stateless_clients_listen_for_changes():
+    async with mcpfleet.Adapter(fleet_servers()) as fleet, await fleet.serve_http() as front:
+        async with Client(front.url) as client:
+            async with client.listen(tools_list_changed=True) as sub:
+                await fleet.stop("demo")
+                event = await asyncio.wait_for(sub.__anext__(), 10)
+                assert "tools" in type(event).__name__.lower() or "tools" in str(event).lower(), event
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert "demo_echo" not in names and "sdk_echo" in names
+
+
+async def test_front_security():
+    async with mcpfleet.Adapter(fleet_servers()[:1], management_tools=True) as fleet:
+        token = "front-token-4f1c9a"
+        async with await fleet.serve_http(auth_token=token) as front:
+            body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+            headers = {"Accept": "application/json, text/event-stream"}
+            async with httpx2.AsyncClient() as http:
+                r = await http.post(front.url, json=body, headers=headers)
+                assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+                r = await http.post(front.url, json=body, headers={**headers, "Authorization": "Bearer nope"})
+                assert r.status_code == 401 and "invalid_token" in r.headers["www-authenticate"]
+                r = await http.post(front.url, json=body, headers={**headers, "Authorization": f"Bearer {token}", "Origin": "https://evil.example"})
+                assert r.status_code == 403
+                r = await http.post(front.url, json=body, headers={**headers, "Authorization": f"Bearer {token}", "Origin": "http://localhost:5173"})
+                assert r.status_code == 200
+            async with Client(bearer_transport(front.url, token), mode="legacy") as client:
+                names = {t.name for t in (await client.list_tools()).tools}
+                assert "mcpserver_list" in names  # the Adapter's setting
+            assert token not in repr(front)
+        with pytest.raises(mcpfleet.ConfigError, match="without an auth token"):
+            await fleet.serve_http(host="0.0.0.0")
+        with pytest.raises(mcpfleet.ConfigError, match="invalid host"):
+            await fleet.serve_http(host="not a host")
+        async with await fleet.serve_http(host="0.0.0.0", allow_unauthenticated=True, management_tools=False) as open_front:
+            async with Client(open_front.url.replace("0.0.0.0", "127.0.0.1"), mode="legacy") as client:
+                names = {t.name for t in (await client.list_tools()).tools}
+                assert "demo_echo" in names and "mcpserver_list" not in names
+
+
+def bearer_transport(url: str, token: str):
+    """The SDK's streamable-HTTP transport with a bearer header."""
+    from mcp.client.streamable_http import streamable_http_client
+
+    return streamable_http_client(url, http_client=httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}))
