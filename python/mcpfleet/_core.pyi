@@ -401,6 +401,8 @@ def _live_server_process_groups() -> int: ...
 def _set_log_level(level: int) -> None: ...
 def _redact(text: str) -> str:
     """``text`` with URL credentials and query values, and known header, env and token values, as ``***``."""
+def _check_config(config: str | PathLike[str] | list[str | PathLike[str]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(server names, problems) of configuration files, read without starting anything."""
 def _watchdog_pid() -> int | None:
     """The pid of the watchdog that ends the servers if this process is killed (None before the first stdio server)."""
 
@@ -502,7 +504,7 @@ class Adapter:
         servers: Any = None,
         *,
         management_tools: bool = False,
-        config: str | PathLike[str] | None = None,
+        config: str | PathLike[str] | list[str | PathLike[str]] | None = None,
         token_providers: dict[str, TokenProvider] | None = None,
     ) -> None:
         """``servers``: dicts or ``MCPServer``s (a remote one may carry a ``token_provider``);
@@ -526,8 +528,11 @@ class Adapter:
         """Serves the fleet as one MCP server over streamable HTTP (returns once listening).
         A non-loopback ``host`` needs ``auth_token`` unless ``allow_unauthenticated=True``;
         ``management_tools`` defaults to the Adapter's setting."""
-    async def serve_stdio(self, *, management_tools: bool | None = None, name: str = "mcpfleet") -> None:
-        """Serves the fleet as one MCP server on this process's stdin/stdout until stdin closes."""
+    async def serve_stdio(
+        self, *, management_tools: bool | None = None, name: str = "mcpfleet", read_fd: int = 0, write_fd: int = 1
+    ) -> None:
+        """Serves the fleet as one MCP server on ``read_fd``/``write_fd`` (this process's stdin and
+        stdout) until the input closes. Nothing else may write to ``write_fd`` meanwhile."""
     async def create(self, spec: Any) -> MCPServerInfo: ...
     async def update(self, name: str, spec: Any) -> MCPServerInfo: ...
     async def delete(self, name: str) -> None: ...

@@ -91,10 +91,15 @@ class Adapter(_core.Adapter):
 
     @classmethod
     def from_config(
-        cls, path: str | PathLike[str], *, management_tools: bool = False, token_providers: dict[str, Any] | None = None
+        cls,
+        path: str | PathLike[str] | list[str | PathLike[str]],
+        *,
+        management_tools: bool = False,
+        token_providers: dict[str, Any] | None = None,
     ) -> Adapter:
         """Loads a YAML file (one or many MCPServer documents), a directory in muster's layout
-        (``<dir>/mcpservers/*.yaml|*.yml``) or a desktop client's ``{"mcpServers": ...}`` JSON.
+        (``<dir>/mcpservers/*.yaml|*.yml``) or a desktop client's ``{"mcpServers": ...}`` JSON;
+        or a list of them, as one source.
         Any problem in any file raises ``ConfigError`` listing them all; nothing is registered.
         ``token_providers`` maps remote server names to their token providers."""
         return cls(config=path, management_tools=management_tools, token_providers=token_providers)

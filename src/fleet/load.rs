@@ -64,6 +64,21 @@ pub fn load_path(path: &Path) -> Result<Vec<ServerDefinition>, Vec<Problem>> {
     if problems.is_empty() { Ok(definitions) } else { Err(problems) }
 }
 
+/// Loads several files or directories as one source: every problem of every one, and a
+/// server defined in two of them is a problem too.
+pub fn load_paths(paths: &[std::path::PathBuf]) -> Result<Vec<ServerDefinition>, Vec<Problem>> {
+    let mut definitions = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        match load_path(path) {
+            Ok(mut defs) => definitions.append(&mut defs),
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    check_unique(&definitions, &mut problems);
+    if problems.is_empty() { Ok(definitions) } else { Err(problems) }
+}
+
 /// Loads every document of a YAML or JSON text. `stem` names a document without `metadata.name`.
 pub fn load_text(text: &str, label: Arc<str>, stem: Option<&str>) -> Result<Vec<ServerDefinition>, Vec<Problem>> {
     let documents = parse_documents(text)

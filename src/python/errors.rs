@@ -105,22 +105,14 @@ pub fn to_py_err(error: Error) -> PyErr {
         Error::NotConnected(_) => ServerNotRunningError::new_err(with(message, vec![])),
         Error::Invalid(problems) => {
             let first = problems.first();
-            let json: Vec<serde_json::Value> = problems
-                .iter()
-                .map(|p| {
-                    serde_json::json!({
-                        "file": p.source.as_deref(), "line": p.at.map(|a| a.line), "column": p.at.map(|a| a.column),
-                        "field": p.field, "server": p.server, "message": p.message,
-                    })
-                })
-                .collect();
+            let json = problems_json(&problems);
             ConfigError::new_err(with(
                 message,
                 vec![
                     ("file", Detail::OptStr(first.and_then(|p| p.source.as_deref().map(str::to_string)))),
                     ("line", Detail::OptInt(first.and_then(|p| p.at.map(|a| a.line as i64)))),
                     ("column", Detail::OptInt(first.and_then(|p| p.at.map(|a| a.column as i64)))),
-                    ("problems", Detail::Json(Some(serde_json::Value::Array(json)))),
+                    ("problems", Detail::Json(Some(json))),
                 ],
             ))
         }
@@ -150,6 +142,22 @@ pub fn to_py_err(error: Error) -> PyErr {
             ))
         }
     }
+}
+
+/// Problems as `ConfigError.problems` holds them: file, line, column, server, field, message
+/// (secrets redacted).
+pub fn problems_json(problems: &[crate::fleet::definition::Problem]) -> serde_json::Value {
+    let mut json: serde_json::Value = problems
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "file": p.source.as_deref(), "line": p.at.map(|a| a.line), "column": p.at.map(|a| a.column),
+                "field": p.field, "server": p.server, "message": p.message, "text": p.to_string(),
+            })
+        })
+        .collect();
+    crate::util::redact::scrub_json(&mut json);
+    json
 }
 
 pub fn config_error(message: impl Into<String>) -> PyErr {

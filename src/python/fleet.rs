@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use crate::auth::Tokens;
 use crate::error::Error;
 use crate::fleet::definition::ServerDefinition;
-use crate::fleet::load::{load_path, load_update, load_value};
+use crate::fleet::load::{load_paths, load_update, load_value};
 use crate::fleet::management;
 use crate::fleet::manager::{Fleet, FleetOptions, ServerInfo, StatusUpdate};
 use crate::python::awaitable::spawn;
@@ -99,6 +99,27 @@ impl Adapter {
     }
 }
 
+/// One path, or a list of them.
+fn config_paths(config: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
+    if config.is_instance_of::<PyList>() || config.is_instance_of::<pyo3::types::PyTuple>() {
+        config.try_iter()?.map(|p| p?.extract::<PathBuf>()).collect()
+    } else {
+        Ok(vec![config.extract::<PathBuf>()?])
+    }
+}
+
+/// `(server names, problems)` of configuration files or directories, read without starting
+/// anything: what `mcpfleet validate` reports.
+#[pyfunction]
+pub fn _check_config(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<(Vec<String>, Py<PyAny>)> {
+    let paths = config_paths(config)?;
+    let (names, problems) = match py.detach(|| load_paths(&paths)) {
+        Ok(defs) => (defs.into_iter().map(|d| d.name).collect(), serde_json::Value::Array(Vec::new())),
+        Err(problems) => (Vec::new(), crate::python::errors::problems_json(&problems)),
+    };
+    Ok((names, json_to_py(py, &problems)?.unbind()))
+}
+
 #[pymethods]
 impl Adapter {
     #[new]
@@ -107,9 +128,10 @@ impl Adapter {
         py: Python<'_>,
         servers: Option<&Bound<'_, PyAny>>,
         management_tools: bool,
-        config: Option<PathBuf>,
+        config: Option<&Bound<'_, PyAny>>,
         token_providers: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        let config = config.map(config_paths).transpose()?;
         let fleet = Fleet::new(FleetOptions::default());
         let providers = Providers::default();
         if let Some(given) = token_providers {
@@ -119,8 +141,8 @@ impl Adapter {
             }
         }
         let mut all = Vec::new();
-        if let Some(path) = config {
-            all = py.detach(|| load_path(&path)).map_err(|p| to_py_err(Error::Invalid(p)))?;
+        if let Some(paths) = config {
+            all = py.detach(|| load_paths(&paths)).map_err(|p| to_py_err(Error::Invalid(p)))?;
             attach_providers(&providers, &mut all, None)?;
         }
         if let Some(servers) = servers {
@@ -203,11 +225,11 @@ impl Adapter {
 
     /// Serves the fleet as one MCP server on this process's stdin and stdout until stdin
     /// closes. Nothing else may write to stdout meanwhile.
-    #[pyo3(signature = (*, management_tools = None, name = "mcpfleet".to_string()))]
-    fn serve_stdio<'py>(&self, py: Python<'py>, management_tools: Option<bool>, name: String) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (*, management_tools = None, name = "mcpfleet".to_string(), read_fd = 0, write_fd = 1))]
+    fn serve_stdio<'py>(&self, py: Python<'py>, management_tools: Option<bool>, name: String, read_fd: i32, write_fd: i32) -> PyResult<Bound<'py, PyAny>> {
         self.bind_providers(py);
         let options = crate::gateway::GatewayOptions { name, management_tools: management_tools.unwrap_or(self.management_tools) };
-        crate::python::gateway::start_stdio(py, self.fleet.clone(), options)
+        crate::python::gateway::start_stdio(py, self.fleet.clone(), options, read_fd, write_fd)
     }
 
     /// Stops every server (concurrently, bounded in time).
