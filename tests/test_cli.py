@@ -137,3 +137,93 @@ def test_serve_refuses_bad_configs_and_open_addresses(tmp_path):
     assert out.returncode == 2 and "without an auth token" in out.stderr, out.stderr
     out = run("serve", str(good), "--http", "eighty")
     assert out.returncode == 2 and "[HOST:]PORT" in out.stderr
+
+
+def test_serve_watch_applies_edits_and_refuses_broken_ones(tmp_path):
+    import asyncio
+
+    cfg = config(tmp_path, GOOD)
+    port = free_port()
+    proc = subprocess.Popen([*CLI, "serve", str(cfg), "--http", str(port), "--watch"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    async def tool_names(expect=None, absent=None, timeout: float = 20) -> set[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            async with Client(f"http://127.0.0.1:{port}/mcp", mode="legacy") as client:
+                names = {t.name for t in (await client.list_tools()).tools}
+            if (expect is None or expect <= names) and (absent is None or not (absent & names)) or time.monotonic() > deadline:
+                return names
+            await asyncio.sleep(0.2)
+
+    try:
+        wait_for_port(port, proc)
+        assert {"demo_echo", "two_echo"} <= asyncio.run(tool_names({"demo_echo", "two_echo"}))
+        # Add a server, change one (its prefix), remove one: all applied.
+        cfg.write_text(GOOD.replace("toolPrefix: two", "toolPrefix: zwei").replace("name: demo\n", "name: first\n") + textwrap.dedent(f"""
+            ---
+            name: third
+            command: {PY}
+            args: [-m, mcpfleet.demo_server]
+            autoStart: true
+        """))
+        names = asyncio.run(tool_names({"first_echo", "zwei_echo", "third_echo"}, {"demo_echo", "two_echo"}))
+        assert {"first_echo", "zwei_echo", "third_echo"} <= names and not {"demo_echo", "two_echo"} & names, names
+        # A broken edit: refused with its position, the fleet goes on.
+        good_text = cfg.read_text()
+        cfg.write_text(good_text + "---\nname: broken\ncommand: [not, one]\n")
+        time.sleep(2)
+        assert {"first_echo", "zwei_echo", "third_echo"} <= asyncio.run(tool_names())
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+        err = proc.stderr.read()
+        assert "configuration reloaded" in err and "the edit was not applied" in err, err
+        assert f"{cfg}:" in err and "command is one executable" in err, err
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_list_tools_and_call_against_a_config_a_url_and_a_command(tmp_path, demo_http):
+    cfg = config(tmp_path, GOOD + textwrap.dedent("""
+        ---
+        name: broken
+        command: /nonexistent/mcp-server
+        autoStart: true
+    """))
+    out = run("list", str(cfg))
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()[1:]}
+    assert rows["demo"][1:4] == ["stdio", "Running", "6"] and rows["broken"][2] == "Failed", out.stdout
+    assert "command not found" in out.stdout
+    listed = json.loads(run("list", str(cfg), "-o", "json").stdout)
+    assert {r["name"] for r in listed} == {"demo", "second", "broken"}
+
+    tools = json.loads(run("tools", str(cfg), "-o", "json", "--server", "second").stdout)
+    assert {t["name"] for t in tools} >= {"two_echo", "two_add"} and all(t["server"] == "second" for t in tools)
+    table = run("tools", str(cfg)).stdout.splitlines()
+    assert table[0].split() == ["NAME", "SERVER", "DESCRIPTION"] and any(line.startswith("demo_add ") for line in table)
+
+    # key=value typed by the schema: numbers stay numbers, text stays text
+    out = run("call", str(cfg), "demo_add", "a=40", "b=2", "-o", "json")
+    assert out.returncode == 0 and json.loads(out.stdout)["structuredContent"] == {"result": 42}, out
+    out = run("call", str(cfg), "demo_echo", "text=01234")
+    assert (out.returncode, out.stdout) == (0, "01234\n"), out
+    out = run("call", str(cfg), "demo_fail", "message=on purpose")
+    assert out.returncode == 1 and "on purpose" in out.stderr
+    out = run("call", str(cfg), "demo_ad", "a=1", "b=2")
+    assert out.returncode == 1 and "did you mean `demo_add`" in out.stderr, out.stderr
+    out = run("call", str(cfg), "demo_add", "a=one", "b=2")
+    assert out.returncode == 2 and "a: expected a number" in out.stderr, out.stderr
+    out = run("call", str(cfg), "demo_add", "a=1")
+    assert out.returncode == 2 and "missing required arguments: b" in out.stderr
+    out = run("call", str(cfg), "demo_add", "--json", '{"a": 1, "b": 1}', "b:=41")
+    assert out.stdout.strip() == "42", out
+
+    # the same against one server, by URL or by command
+    out = run("call", "--url", demo_http, "add", "a=1", "b=2")
+    assert (out.returncode, out.stdout.strip()) == (0, "3"), out
+    out = run("tools", "--stdio", f"{PY} -m mcpfleet.demo_server", "-o", "json")
+    assert "echo" in {t["name"] for t in json.loads(out.stdout)}
+    assert run("list", "--url", f"http://127.0.0.1:{free_port()}/mcp").returncode == 4
+    assert run("list", str(cfg), "--url", demo_http).returncode == 2

@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 
 import mcpfleet
-from conftest import PY, SDK_SERVER
+from conftest import EVERYTHING, PY, SDK_SERVER, missing, node
 
 
 def fleet_servers() -> list[dict]:
@@ -119,3 +119,53 @@ def bearer_transport(url: str, token: str):
     from mcp.client.streamable_http import streamable_http_client
 
     return streamable_http_client(url, http_client=httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}))
+
+
+async def test_tool_search_for_big_fleets():
+    async with mcpfleet.Adapter(fleet_servers()) as fleet, await fleet.serve_http(tool_search=True) as front:
+        async with Client(front.url, mode="legacy") as client:
+            tools = (await client.list_tools()).tools
+            assert [t.name for t in tools] == ["search_tools", "call_tool"]
+            assert "of this fleet" in tools[0].description
+            found = await client.call_tool("search_tools", {"query": "add two numbers", "limit": 5})
+            names = [t["name"] for t in found.structured_content["tools"]]
+            assert {"demo_add", "sdk_add"} <= set(names[:2]), names
+            assert found.structured_content["total"] >= 10
+            result = await client.call_tool("call_tool", {"name": "demo_add", "arguments": {"a": 40, "b": 2}})
+            assert result.structured_content == {"result": 42}
+            missing = await client.call_tool("call_tool", {"name": "demo_ech", "arguments": {}})
+            assert missing.is_error and "did you mean `demo_echo`" in text(missing) and "search_tools" in text(missing)
+
+
+async def test_everything_behind_the_gateway_templates_images_cancellation(tmp_path):
+    if not EVERYTHING.exists():
+        missing("npm install has not been run (server-everything missing)")
+    servers = [
+        {"name": "everything", "command": node(), "args": [str(EVERYTHING), "stdio"], "toolPrefix": "ev", "autoStart": True, "initTimeout": 30},
+        {"name": "py", "command": PY, "args": [SDK_SERVER], "autoStart": True, "toolPrefix": "sdk"},
+        {"name": "demo", "command": PY, "args": ["-m", "mcpfleet.demo_server"], "autoStart": True},
+    ]
+    marker = tmp_path / "cancelled"
+    async with mcpfleet.Adapter(servers) as fleet, await fleet.serve_http() as front:
+        async with Client(front.url, mode="legacy") as client:
+            templates = (await client.list_resource_templates()).resource_templates
+            assert templates, "server-everything lists resource templates"
+            uri = templates[0].uri_template.split("{")[0] + "1"
+            read = await client.read_resource(uri)
+            assert read.contents, uri
+            image = await client.call_tool("ev_get-tiny-image", {})
+            assert any(c.type == "image" and c.mime_type == "image/png" for c in image.content)
+            # A slow call does not hold up the others; cancelling it cancels it upstream.
+            slow = asyncio.ensure_future(client.call_tool("sdk_slow", {"seconds": 30, "marker": str(marker)}))
+            await asyncio.sleep(0.5)
+            t0 = asyncio.get_running_loop().time()
+            assert text(await client.call_tool("demo_echo", {"text": "fast"})) == "fast"
+            assert asyncio.get_running_loop().time() - t0 < 2
+            slow.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await slow
+            for _ in range(200):
+                if marker.exists():
+                    break
+                await asyncio.sleep(0.05)
+            assert marker.read_text() == "cancelled"

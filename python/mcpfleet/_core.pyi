@@ -524,15 +524,28 @@ class Adapter:
         management_tools: bool | None = None,
         allow_unauthenticated: bool = False,
         name: str = "mcpfleet",
+        tool_search: bool = False,
     ) -> GatewayServer:
         """Serves the fleet as one MCP server over streamable HTTP (returns once listening).
         A non-loopback ``host`` needs ``auth_token`` unless ``allow_unauthenticated=True``;
-        ``management_tools`` defaults to the Adapter's setting."""
+        ``management_tools`` defaults to the Adapter's setting; ``tool_search`` publishes
+        ``search_tools`` and ``call_tool`` instead of every tool."""
     async def serve_stdio(
-        self, *, management_tools: bool | None = None, name: str = "mcpfleet", read_fd: int = 0, write_fd: int = 1
+        self,
+        *,
+        management_tools: bool | None = None,
+        name: str = "mcpfleet",
+        read_fd: int = 0,
+        write_fd: int = 1,
+        tool_search: bool = False,
     ) -> None:
         """Serves the fleet as one MCP server on ``read_fd``/``write_fd`` (this process's stdin and
         stdout) until the input closes. Nothing else may write to ``write_fd`` meanwhile."""
+    async def reload(self, config: str | PathLike[str] | list[str | PathLike[str]]) -> dict[str, list[str]]:
+        """Reads configuration files again and makes the fleet hold exactly what they define:
+        new servers added (autoStart ones started), missing ones deleted, changed ones updated
+        (restarted only when something that matters changed). A configuration with any problem
+        raises ``ConfigError`` and changes nothing. Returns ``{"added", "updated", "removed"}``."""
     async def create(self, spec: Any) -> MCPServerInfo: ...
     async def update(self, name: str, spec: Any) -> MCPServerInfo: ...
     async def delete(self, name: str) -> None: ...

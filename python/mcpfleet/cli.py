@@ -14,9 +14,10 @@ EXIT_OK, EXIT_BAD, EXIT_USAGE, EXIT_AUTH, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0
 EPILOG = """\
 exit status:
   0  success (validate: no problems)
-  1  it ran and the answer is bad: configuration problems
+  1  it ran and the answer is bad: configuration problems, a tool error, an unknown tool
   2  usage error or internal error
-  4  a server could not be started or reached
+  3  authorization required or failed
+  4  a server could not be started or reached, or timed out
   130 interrupted
 
 examples:
@@ -24,6 +25,10 @@ examples:
   mcpfleet serve servers.yaml                       # stdio, for a desktop client
   mcpfleet serve servers.yaml --http 8000           # http://127.0.0.1:8000/mcp
   mcpfleet serve conf/ --http 0.0.0.0:8000 --auth-token-file token.txt
+  mcpfleet list servers.yaml
+  mcpfleet tools servers.yaml -o json
+  mcpfleet call servers.yaml demo_add a=1 b=2
+  mcpfleet call --url http://127.0.0.1:8000/mcp demo_echo text=hi
 
 desktop clients: {"mcpServers": {"fleet": {"command": "mcpfleet", "args": ["serve", "/abs/servers.yaml"]}}}
 """
@@ -57,6 +62,32 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("-o", "--output-format", choices=["concise", "json"], default=os.environ.get("MCPFLEET_OUTPUT_FORMAT", "concise"))
     validate.add_argument("-q", "--quiet", action="store_true", help="no summary line")
 
+    def target(sub: argparse.ArgumentParser, positional: bool) -> None:
+        if positional:
+            sub.add_argument("config", nargs="*", metavar="CONFIG", help="configuration files or directories")
+        sub.add_argument("--url", help="instead of CONFIG: one MCP server (or a running gateway) at this URL; a /sse path means legacy SSE")
+        sub.add_argument("--stdio", metavar='"COMMAND ARGS"', help="instead of CONFIG: one stdio MCP server started with this command line")
+        sub.add_argument("-H", "--header", action="append", default=[], metavar="NAME: VALUE", help="with --url: an HTTP header (repeatable)")
+        sub.add_argument("--timeout", type=float, default=30.0, help="seconds for starting servers and for each request (default 30)")
+
+    for name, help_text, formats in (
+        ("list", "the servers of a configuration: type, state, tool count, last error", ["table", "json"]),
+        ("tools", "the tools of a configuration (or of one server)", ["table", "json"]),
+        ("call", "call a tool: key=value arguments (typed by the tool's schema), key:=JSON, or --json", ["text", "json"]),
+    ):
+        usage = "mcpfleet call [CONFIG] TOOL [key=value ...] [--url URL | --stdio CMD] [--json ARGS] [-o FORMAT]" if name == "call" else None
+        sub = commands.add_parser(name, help=help_text, description=help_text, allow_abbrev=False, usage=usage)
+        target(sub, positional=name != "call")
+        sub.add_argument("-o", "--output-format", choices=formats, default=formats[0])
+        if name == "tools":
+            sub.add_argument("--server", help="only this server's tools")
+        if name == "call":
+            # CONFIG TOOL k=v... or, with --url/--stdio, TOOL k=v...: split after parsing.
+            sub.add_argument("words", nargs="+", metavar="[CONFIG] TOOL [key=value]")
+            sub.add_argument("--json", dest="json_args", metavar="ARGS", help="the arguments as a JSON object (`-` reads stdin, @FILE a file); key=value pairs override it")
+        if name == "list":
+            sub.add_argument("--no-headers", action="store_true")
+
     serve = commands.add_parser(
         "serve",
         help="serve the fleet as one MCP server (stdio, or --http)",
@@ -69,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--http", metavar="[HOST:]PORT", help="serve streamable HTTP at http://HOST:PORT/mcp (HOST defaults to 127.0.0.1)")
     serve.add_argument("--path", default="/mcp", help="the HTTP endpoint path (default /mcp)")
     serve.add_argument("--management-tools", action="store_true", help="also serve mcpserver_* tools (clients may then run commands)")
+    serve.add_argument("--watch", action="store_true", help="apply edits of the CONFIG files as they happen; an edit with a problem is refused whole")
+    serve.add_argument("--tool-search", action="store_true", help="serve search_tools and call_tool instead of every tool (for big fleets)")
     serve.add_argument("--auth-token-file", metavar="FILE", help="require `Authorization: Bearer <the file's content>` (also: $MCPFLEET_AUTH_TOKEN)")
     serve.add_argument("--no-auth", action="store_true", help="allow a non-loopback --http address without a token")
     serve.add_argument("-v", "--verbose", action="count", default=0, help="-v: INFO and the servers' stderr; -vv: DEBUG")
@@ -115,6 +148,59 @@ def _auth_token(args: argparse.Namespace) -> str | None:
     return os.environ.get("MCPFLEET_AUTH_TOKEN") or None
 
 
+def _config_files(configs: list[str]) -> list[str]:
+    """The files a configuration is read from (a directory's mcpservers/*.yaml|yml)."""
+    files = []
+    for c in configs:
+        sub = os.path.join(c, "mcpservers")
+        if os.path.isdir(sub):
+            files += sorted(os.path.join(sub, f) for f in os.listdir(sub) if f.endswith((".yaml", ".yml")))
+        else:
+            files.append(c)
+    return files
+
+
+def _signature(configs: list[str]) -> tuple:
+    out = []
+    for f in _config_files(configs):
+        try:
+            st = os.stat(f)
+            out.append((f, st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((f, None, None))
+    return tuple(out)
+
+
+async def _watch(fleet, configs: list[str], interval: float = 0.25, settle: float = 0.5) -> None:
+    """Applies edits of the configuration: each one once it has not changed for `settle` seconds."""
+    import asyncio
+
+    from . import ConfigError
+
+    seen = _signature(configs)
+    while True:
+        await asyncio.sleep(interval)
+        now = _signature(configs)
+        if now == seen:
+            continue
+        while True:  # debounce: editors write in several steps
+            await asyncio.sleep(settle)
+            later = _signature(configs)
+            if later == now:
+                break
+            now = later
+        seen = now
+        try:
+            done = await fleet.reload(configs)
+        except ConfigError as e:
+            for p in e.problems:
+                print(p.get("text") or p["message"], file=sys.stderr)
+            print(f"mcpfleet: the edit was not applied ({len(e.problems)} problem(s)); the fleet goes on unchanged", file=sys.stderr)
+            continue
+        changes = "; ".join(f"{k} {', '.join(v)}" for k, v in done.items() if v) or "no change"
+        print(f"mcpfleet: configuration reloaded: {changes}", file=sys.stderr)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import logging
@@ -155,10 +241,13 @@ def _serve(args: argparse.Namespace) -> int:
         # Serve at once and let servers come up behind it: clients see each one's tools as it
         # arrives (list_changed), and a slow server cannot make a host's handshake time out.
         starting = asyncio.ensure_future(fleet.start_auto())
+        watching = asyncio.ensure_future(_watch(fleet, args.config)) if args.watch else None
         try:
             if http is not None:
                 try:
-                    front = await fleet.serve_http(http[0], http[1], args.path, token, allow_unauthenticated=args.no_auth)
+                    front = await fleet.serve_http(
+                        http[0], http[1], args.path, token, allow_unauthenticated=args.no_auth, tool_search=args.tool_search
+                    )
                 except (ConfigError, OSError) as e:
                     _error(str(e))
                     return EXIT_USAGE if isinstance(e, ConfigError) else EXIT_UNREACHABLE
@@ -166,13 +255,15 @@ def _serve(args: argparse.Namespace) -> int:
                 await stop.wait()
                 await front.close()
             else:
-                served = asyncio.ensure_future(fleet.serve_stdio(write_fd=wire))
+                served = asyncio.ensure_future(fleet.serve_stdio(write_fd=wire, tool_search=args.tool_search))
                 stopped = asyncio.ensure_future(stop.wait())
                 await asyncio.wait({served, stopped}, return_when=asyncio.FIRST_COMPLETED)
                 for task in (served, stopped):
                     task.cancel()
         finally:
             starting.cancel()
+            if watching is not None:
+                watching.cancel()
             await fleet.close()
         return EXIT_OK
 
@@ -185,9 +276,263 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
 
 
+class _Target:
+    """A configuration (a fleet) or one server, behind one small interface."""
+
+    def __init__(self, fleet=None, client=None) -> None:
+        self.fleet, self.client = fleet, client
+
+    async def tools(self) -> list[dict]:
+        if self.fleet is not None:
+            return [{"name": t.name, "server": t.server, "originalName": t.original_name, "description": t.description, "inputSchema": t.input_schema}
+                    for t in self.fleet.get_tools()]
+        return [{"name": t.name, "server": None, "originalName": t.name, "description": t.description, "inputSchema": t.input_schema}
+                for t in await self.client.list_tools()]
+
+    async def call(self, tool: str, arguments: dict, timeout: float):
+        if self.fleet is not None:
+            return await self.fleet.execute_tool(tool, arguments, timeout=timeout)
+        return await self.client.call_tool(tool, arguments, timeout=timeout)
+
+
+async def _open(args: argparse.Namespace):
+    """Starts the configuration's servers, or connects the one server; (target, closer)."""
+    from . import Adapter, SSEClient, StdioClient, StreamableHTTPClient
+
+    given = sum(bool(x) for x in (args.config, args.url, args.stdio))
+    if given != 1:
+        raise _Usage("give exactly one of CONFIG, --url URL or --stdio \"COMMAND ARGS\"")
+    if args.url:
+        headers = {}
+        for h in args.header:
+            name, sep, value = h.partition(":")
+            if not sep or not name.strip():
+                raise _Usage(f"--header expects 'Name: Value', got {h!r}")
+            headers[name.strip()] = value.strip()
+        import re
+
+        cls = SSEClient if re.search(r"/sse(/|\?|&|$)", args.url) else StreamableHTTPClient
+        client = cls(args.url, headers=headers, timeout=args.timeout, init_timeout=args.timeout)
+    elif args.stdio:
+        import shlex
+
+        argv = shlex.split(args.stdio)
+        if not argv:
+            raise _Usage("--stdio needs a command")
+        client = StdioClient(argv[0], argv[1:], timeout=args.timeout, init_timeout=args.timeout)
+    else:
+        fleet = Adapter(config=args.config)
+        await _start_with_progress(fleet)
+        return _Target(fleet=fleet), fleet.close
+    await client.initialize()
+    return _Target(client=client), client.close
+
+
+async def _start_with_progress(fleet) -> None:
+    """Starts the autoStart servers; on a terminal a line on stderr shows how many are up."""
+    import asyncio
+
+    live = sys.stderr.isatty()
+    task = asyncio.ensure_future(fleet.start_auto())
+    while not task.done():
+        if live:
+            servers = fleet.list_mcp_servers()
+            up = sum(s.state in ("Running", "Connected") for s in servers)
+            print(f"\rstarting: {up}/{len(servers)} up ", end="", file=sys.stderr, flush=True)
+        await asyncio.wait({task}, timeout=0.1)
+    if live:
+        print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+    task.result()
+
+
+class _Usage(Exception):
+    pass
+
+
+def _typed(value: str, schema: dict) -> object:
+    """A key=value value as the tool's input schema types it."""
+    import json
+
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    if kind == "string":
+        return value
+    if kind == "integer":
+        try:
+            return int(value)
+        except ValueError:
+            raise _Usage(f"expected an integer, got {value!r}") from None
+    if kind == "number":
+        try:
+            return float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            raise _Usage(f"expected a number, got {value!r}") from None
+    if kind == "boolean":
+        lowered = value.lower()
+        if lowered in ("true", "yes", "1"):
+            return True
+        if lowered in ("false", "no", "0"):
+            return False
+        raise _Usage(f"expected true or false, got {value!r}")
+    if kind in ("array", "object"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise _Usage(f"expected JSON ({kind}), got {value!r}") from None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _call_arguments(args: argparse.Namespace, schema: dict) -> dict:
+    import json
+
+    arguments: dict = {}
+    if args.json_args:
+        raw = args.json_args
+        if raw == "-":
+            raw = sys.stdin.read()
+        elif raw.startswith("@"):
+            with open(raw[1:], encoding="utf-8") as f:
+                raw = f.read()
+        try:
+            arguments = json.loads(raw)
+        except ValueError as e:
+            raise _Usage(f"--json: not JSON ({e})") from None
+        if not isinstance(arguments, dict):
+            raise _Usage("--json must be a JSON object")
+    properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    for pair in args.arguments:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise _Usage(f"arguments are key=value, got {pair!r}")
+        if key.endswith(":"):
+            try:
+                arguments[key[:-1]] = json.loads(value)
+            except ValueError:
+                raise _Usage(f"{key[:-1]}: expected JSON after :=, got {value!r}") from None
+            continue
+        try:
+            arguments[key] = _typed(value, properties.get(key, {}))
+        except _Usage as e:
+            raise _Usage(f"{key}: {e}") from None
+    missing = [k for k in schema.get("required", []) if k not in arguments] if isinstance(schema, dict) else []
+    if missing:
+        raise _Usage(f"missing required arguments: {', '.join(missing)}")
+    return arguments
+
+
+def _content_json(c) -> dict:
+    out: dict = {"type": c.type}
+    for attr, key in (("text", "text"), ("data", "data"), ("mime_type", "mimeType"), ("uri", "uri"), ("name", "name")):
+        value = getattr(c, attr, None)
+        if value is not None:
+            out[key] = value
+    resource = getattr(c, "resource", None)
+    if resource is not None:
+        out["resource"] = {k: v for k, v in (("uri", resource.uri), ("text", getattr(resource, "text", None)), ("blob", getattr(resource, "blob", None))) if v is not None}
+    return out
+
+
+def _printable(text: str) -> str:
+    """Server text on a terminal: control characters shown, not obeyed."""
+    if not sys.stdout.isatty():
+        return text
+    return "".join(c if c in "\n\t" or (ord(c) >= 32 and not 0x7F <= ord(c) < 0xA0) else repr(c)[1:-1] for c in text)
+
+
+def _one_shot(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    if args.command == "call":
+        words = list(args.words)
+        args.config = [] if (args.url or args.stdio) else words[:1]
+        words = words[len(args.config):]
+        if not words or "=" in words[0]:
+            _error("call needs a TOOL name (mcpfleet call CONFIG TOOL key=value ...)")
+            return EXIT_USAGE
+        args.tool, args.arguments = words[0], words[1:]
+    from . import AuthError, MCPFleetError, RequestTimeoutError, ServerStartError, ToolNotFoundError, TransportError
+
+    async def run() -> int:
+        target, close = await _open(args)
+        try:
+            if args.command == "list":
+                if target.fleet is None:
+                    info = target.client.server_info
+                    rows = [{"name": info.name, "type": args.url and "remote" or "stdio", "state": "Connected", "toolCount": len(await target.tools()), "lastError": None}]
+                else:
+                    rows = [{"name": s.name, "type": s.type, "state": s.state, "toolCount": s.tool_count, "lastError": s.last_error} for s in target.fleet.list_mcp_servers()]
+                if args.output_format == "json":
+                    print(json.dumps(rows, ensure_ascii=False))
+                else:
+                    table = [("NAME", "TYPE", "STATE", "TOOLS", "LAST ERROR")] if not args.no_headers else []
+                    table += [(r["name"], r["type"], r["state"], str(r["toolCount"]), (r["lastError"] or "").splitlines()[0] if r["lastError"] else "") for r in rows]
+                    _print_table(table)
+                return EXIT_OK
+            if args.command == "tools":
+                tools = [t for t in await target.tools() if not args.server or t["server"] == args.server]
+                if args.output_format == "json":
+                    print(json.dumps(tools, ensure_ascii=False))
+                else:
+                    _print_table([("NAME", "SERVER", "DESCRIPTION")] + [(t["name"], t["server"] or "", (t["description"] or "").strip().split("\n")[0]) for t in tools])
+                return EXIT_OK
+            tools = {t["name"]: t for t in await target.tools()}
+            schema = tools.get(args.tool, {}).get("inputSchema") or {}
+            arguments = _call_arguments(args, schema)
+            result = await target.call(args.tool, arguments, args.timeout)
+            if args.output_format == "json":
+                print(json.dumps({"content": [_content_json(c) for c in result.content], "structuredContent": result.structured_content, "isError": result.is_error}, ensure_ascii=False))
+            else:
+                text = "\n".join(_printable(c.text) if c.type == "text" else f"[{c.type} {getattr(c, 'mime_type', '') or ''}]".replace(" ]", "]") for c in result.content)
+                if not text and result.structured_content is not None:
+                    text = json.dumps(result.structured_content, indent=2, ensure_ascii=False)
+                if result.is_error:
+                    print(f"error: {text}", file=sys.stderr)
+                else:
+                    print(text)
+            return EXIT_BAD if result.is_error else EXIT_OK
+        finally:
+            await close()
+
+    try:
+        return asyncio.run(run())
+    except _Usage as e:
+        _error(str(e))
+        return EXIT_USAGE
+    except ToolNotFoundError as e:
+        _error(str(e))
+        return EXIT_BAD
+    except AuthError as e:
+        _error(str(e))
+        return EXIT_AUTH
+    except (ServerStartError, TransportError, RequestTimeoutError) as e:
+        _error(str(e))
+        return EXIT_UNREACHABLE
+    except MCPFleetError as e:
+        _error(str(e))
+        return EXIT_BAD if type(e).__name__ == "ConfigError" else EXIT_UNREACHABLE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _print_table(rows: list[tuple]) -> None:
+    if not rows:
+        return
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # `call CONFIG TOOL a=1 --json '{…}' b=2`: argparse stops taking positionals at the option.
+    if extra and args.command == "call" and not any(e.startswith("-") for e in extra):
+        args.words += extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.version:
         print(_version())
         return EXIT_OK
@@ -195,7 +540,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return _validate(args) if args.command == "validate" else _serve(args)
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "serve":
+            return _serve(args)
+        return _one_shot(args)
     except BrokenPipeError:
         # `mcpfleet validate … | head`: the reader is gone, which is fine.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -13,11 +13,13 @@ pub struct Handler {
     pub(crate) name: Arc<str>,
     /// Bumped on every `notifications/tools/list_changed`.
     pub(crate) tools_changed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Bumped on every `notifications/prompts/list_changed` and `resources/list_changed`.
+    pub(crate) others_changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Handler {
     pub fn new(name: Arc<str>) -> Self {
-        Self { name, tools_changed: Arc::new(tokio::sync::watch::Sender::new(0)) }
+        Self { name, tools_changed: Arc::new(tokio::sync::watch::Sender::new(0)), others_changed: Arc::new(tokio::sync::watch::Sender::new(0)) }
     }
 }
 
@@ -41,6 +43,14 @@ impl ClientHandler for Handler {
     async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
         self.tools_changed.send_modify(|n| *n += 1);
         tracing::debug!(server = %self.name, "server reported a changed tool list");
+    }
+
+    async fn on_prompt_list_changed(&self, _cx: NotificationContext<RoleClient>) {
+        self.others_changed.send_modify(|n| *n += 1);
+    }
+
+    async fn on_resource_list_changed(&self, _cx: NotificationContext<RoleClient>) {
+        self.others_changed.send_modify(|n| *n += 1);
     }
 
     fn get_info(&self) -> ClientConfig {

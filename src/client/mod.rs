@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientRequest, GetPromptRequestParams, GetPromptResult, JsonObject,
-    PaginatedRequestParams, PingRequest, Prompt, ReadResourceRequestParams, ReadResourceResult, Resource, ServerPeerInfo,
+    PaginatedRequestParams, PingRequest, Prompt, ReadResourceRequestParams, ReadResourceResult, Resource, ResourceTemplate, ServerPeerInfo,
     Tool,
 };
 use rmcp::service::{ClientInitializeError, Peer, RunningService, ServiceError};
@@ -62,6 +62,7 @@ pub struct Connection {
     closed: AtomicBool,
     runtime: tokio::runtime::Handle,
     tools_changed: Arc<tokio::sync::watch::Sender<u64>>,
+    others_changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Connection {
@@ -90,6 +91,7 @@ impl Connection {
         config.register_secrets();
         let handler = Handler::new(options.name.as_str().into());
         let tools_changed = handler.tools_changed.clone();
+        let others_changed = handler.others_changed.clone();
         let init_timeout = options.init_timeout;
         let (service, process) = match config {
             TransportConfig::Stdio(params) => {
@@ -153,6 +155,7 @@ impl Connection {
             closed: AtomicBool::new(false),
             runtime: tokio::runtime::Handle::current(),
             tools_changed,
+            others_changed,
         })
     }
 
@@ -188,6 +191,11 @@ impl Connection {
         self.tools_changed.subscribe()
     }
 
+    /// Changes with every `notifications/prompts/list_changed` or `resources/list_changed`.
+    pub fn others_changed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.others_changed.subscribe()
+    }
+
     /// Resolves when a stdio server exits, with the error that describes it (status, stderr);
     /// never for remote servers (ping tells whether they are alive).
     pub async fn exited(&self) -> Error {
@@ -208,6 +216,13 @@ impl Connection {
     pub async fn list_resources(&self, timeout: Option<Duration>) -> Result<Vec<Resource>> {
         self.list_all("resources/list", timeout, |p| async move {
             self.peer.list_resources(p).await.map(|r| (r.resources, r.next_cursor))
+        })
+        .await
+    }
+
+    pub async fn list_resource_templates(&self, timeout: Option<Duration>) -> Result<Vec<ResourceTemplate>> {
+        self.list_all("resources/templates/list", timeout, |p| async move {
+            self.peer.list_resource_templates(p).await.map(|r| (r.resource_templates, r.next_cursor))
         })
         .await
     }

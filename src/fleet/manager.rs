@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rmcp::model::{CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, Tool};
+use rmcp::model::{CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool};
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -146,6 +146,8 @@ pub struct Catalog {
     pub tools: Vec<CatalogTool>,
     pub prompts: Vec<CatalogPrompt>,
     pub resources: Vec<(String, Resource)>,
+    /// `(server, template)`: reads of URIs they match go to that server.
+    pub resource_templates: Vec<(String, ResourceTemplate)>,
     pub collisions: Vec<Collision>,
     tool_index: HashMap<String, usize>,
     prompt_index: HashMap<String, usize>,
@@ -169,6 +171,7 @@ struct Status {
     tools: Vec<Tool>,
     prompts: Vec<Prompt>,
     resources: Vec<Resource>,
+    resource_templates: Vec<ResourceTemplate>,
     /// Tool names from the last time the server was up.
     known_tools: Vec<String>,
     auth: Option<AuthInfo>,
@@ -400,6 +403,38 @@ impl Fleet {
         Ok(())
     }
 
+    /// Makes the fleet hold exactly `definitions` (a configuration read again): new servers are
+    /// added (and started when autoStart), missing ones removed, changed ones updated, which
+    /// restarts them only when something that matters changed. Unchanged servers are untouched.
+    pub async fn reconcile(&self, definitions: Vec<ServerDefinition>) -> Result<Reconciled> {
+        let mut done = Reconciled::default();
+        let wanted: std::collections::HashSet<String> = definitions.iter().map(|d| d.name.clone()).collect();
+        for name in self.names() {
+            if !wanted.contains(&name) {
+                self.remove(&name).await?;
+                done.removed.push(name);
+            }
+        }
+        let mut added = Vec::new();
+        for def in definitions {
+            match self.slot(&def.name) {
+                Err(_) => added.push(def),
+                Ok(slot) => {
+                    let old = slot.definition();
+                    if !same_definition(&old, &def) {
+                        let name = def.name.clone();
+                        // A failed start is the server's state, not a failed reload.
+                        let _ = self.update(&name, def, true).await;
+                        done.updated.push(name);
+                    }
+                }
+            }
+        }
+        done.added = added.iter().map(|d| d.name.clone()).collect();
+        self.create(added, true).await?;
+        Ok(done)
+    }
+
     /// Gets OAuth tokens for a server (`auth: {type: oauth}` or an OAuth object from the host
     /// language): the client-credentials exchange, or the authorization-code flow with
     /// `authorizer` doing the user's part. Then a server that is not up starts again.
@@ -468,8 +503,19 @@ impl Fleet {
             Some(s) => s.to_string(),
             None => {
                 let catalog = self.catalog();
-                match catalog.resources.iter().find(|(_, r)| r.uri == uri) {
-                    Some((s, _)) => s.clone(),
+                let listed = catalog.resources.iter().find(|(_, r)| r.uri == uri).map(|(s, _)| s);
+                // Else the template with the longest literal start that the URI has.
+                let templated = || {
+                    catalog
+                        .resource_templates
+                        .iter()
+                        .map(|(s, t)| (s, t.uri_template.split('{').next().unwrap_or_default()))
+                        .filter(|(_, literal)| !literal.is_empty() && uri.starts_with(literal))
+                        .max_by_key(|(_, literal)| literal.len())
+                        .map(|(s, _)| s)
+                };
+                match listed.or_else(templated) {
+                    Some(s) => s.clone(),
                     None => return Err(Error::Config(format!("no running server lists the resource {uri:?}; pass server= to read it anyway"))),
                 }
             }
@@ -603,6 +649,7 @@ impl Inner {
         let mut prompt_items = Vec::new();
         let mut prompt_defs: HashMap<(String, String), Prompt> = HashMap::new();
         let mut resources = Vec::new();
+        let mut resource_templates = Vec::new();
         let mut offline_tools = HashMap::new();
         for slot in &slots {
             let def = slot.definition();
@@ -618,6 +665,7 @@ impl Inner {
                     prompt_defs.insert((slot.name.clone(), prompt.name.clone()), prompt.clone());
                 }
                 resources.extend(status.resources.iter().map(|r| (slot.name.clone(), r.clone())));
+                resource_templates.extend(status.resource_templates.iter().map(|t| (slot.name.clone(), t.clone())));
             } else {
                 for tool in status.known_tools.iter().filter(|t| def.tools.admits(t)) {
                     offline_tools.insert(public_name(&prefix, tool), slot.name.clone());
@@ -644,7 +692,11 @@ impl Inner {
             offline_tools.remove(name);
         }
         let old = self.catalog.borrow().clone();
-        let change = CatalogChange { tools: old.tools != tools, prompts: old.prompts != prompts, resources: old.resources != resources };
+        let change = CatalogChange {
+            tools: old.tools != tools,
+            prompts: old.prompts != prompts,
+            resources: old.resources != resources || old.resource_templates != resource_templates,
+        };
         let catalog = Catalog {
             generation: if change.any() { old.generation + 1 } else { old.generation },
             change: if change.any() { change } else { old.change },
@@ -653,6 +705,7 @@ impl Inner {
             tools,
             prompts,
             resources,
+            resource_templates,
             collisions,
             offline_tools,
         };
@@ -662,6 +715,23 @@ impl Inner {
             change.any()
         });
     }
+}
+
+/// What [`Fleet::reconcile`] changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reconciled {
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// Equal but for where they were read and the live token source (moving a definition down a
+/// file or adding a comment above it changes nothing).
+fn same_definition(old: &ServerDefinition, new: &ServerDefinition) -> bool {
+    let mut new = new.clone();
+    new.origin = old.origin.clone();
+    new.tokens = old.tokens.clone();
+    *old == new
 }
 
 fn oauth_of(def: &ServerDefinition) -> Result<Arc<OAuthSource>> {
@@ -747,6 +817,19 @@ struct Lists {
     tools: Vec<Tool>,
     prompts: Vec<Prompt>,
     resources: Vec<Resource>,
+    resource_templates: Vec<ResourceTemplate>,
+}
+
+/// A server's resource templates; one that lists resources but has no templates answers
+/// "method not found", which is no failure.
+async fn templates_of(conn: &Connection) -> Result<Vec<ResourceTemplate>> {
+    if conn.server_info().capabilities.resources.is_none() {
+        return Ok(Vec::new());
+    }
+    match conn.list_resource_templates(None).await {
+        Err(Error::Server { code: -32601, .. }) => Ok(Vec::new()),
+        other => other,
+    }
 }
 
 async fn fetch_lists(conn: &Connection) -> Result<Lists> {
@@ -754,7 +837,8 @@ async fn fetch_lists(conn: &Connection) -> Result<Lists> {
     let tools = if caps.tools.is_some() { conn.list_tools(None).await? } else { Vec::new() };
     let prompts = if caps.prompts.is_some() { conn.list_prompts(None).await? } else { Vec::new() };
     let resources = if caps.resources.is_some() { conn.list_resources(None).await? } else { Vec::new() };
-    Ok(Lists { tools, prompts, resources })
+    let resource_templates = templates_of(conn).await?;
+    Ok(Lists { tools, prompts, resources, resource_templates })
 }
 
 /// Once the process is exiting, a server goes down and stays down.
@@ -800,6 +884,7 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken) 
                     status.tools = lists.tools;
                     status.prompts = lists.prompts;
                     status.resources = lists.resources;
+                    status.resource_templates = lists.resource_templates;
                     status.auth = None;
                     status.up_since = Some(Instant::now());
                 }
@@ -814,6 +899,7 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken) 
                     status.tools.clear();
                     status.prompts.clear();
                     status.resources.clear();
+                    status.resource_templates.clear();
                     status.up_since = None;
                 }
                 inner.rebuild_catalog();
@@ -862,6 +948,7 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken) 
 /// Watches a server that is up. `None`: asked to stop; `Some(error)`: it failed.
 async fn watch(inner: &Inner, slot: &Slot, conn: &Connection, def: &ServerDefinition, stop: &CancellationToken) -> Option<Error> {
     let mut tools_changed = conn.tools_changed();
+    let mut others_changed = conn.others_changed();
     let period = def.ping_interval.unwrap_or(Duration::from_secs(86400 * 365));
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -884,6 +971,27 @@ async fn watch(inner: &Inner, slot: &Slot, conn: &Connection, def: &ServerDefini
                         tracing::info!(server = %slot.name, "tool list changed; re-listed");
                     }
                     Err(e) => tracing::warn!(server = %slot.name, "re-listing tools after tools/list_changed failed: {e}"),
+                }
+            }
+            changed = others_changed.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let caps = conn.server_info().capabilities.clone();
+                let prompts = if caps.prompts.is_some() { conn.list_prompts(None).await } else { Ok(Vec::new()) };
+                let resources = if caps.resources.is_some() { conn.list_resources(None).await } else { Ok(Vec::new()) };
+                let templates = templates_of(conn).await;
+                match (prompts, resources, templates) {
+                    (Ok(prompts), Ok(resources), Ok(templates)) => {
+                        {
+                            let mut status = slot.status.lock().unwrap();
+                            status.prompts = prompts;
+                            status.resources = resources;
+                            status.resource_templates = templates;
+                        }
+                        inner.rebuild_catalog();
+                    }
+                    (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => tracing::warn!(server = %slot.name, "re-listing prompts and resources after a list_changed failed: {e}"),
                 }
             }
             _ = ping.tick(), if def.ping_interval.is_some() => {

@@ -4,6 +4,7 @@
 //! 2026-07-28 clients, which have no session).
 
 pub mod http;
+pub mod search;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse,
-    Implementation, ListPromptsResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
+    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
     ReadResourceRequestParams, ReadResourceResponse, ResultType, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
@@ -34,11 +35,13 @@ pub struct GatewayOptions {
     pub name: String,
     /// Publish `mcpserver_*`: a client may then create servers, that is run commands.
     pub management_tools: bool,
+    /// Publish `search_tools` and `call_tool` instead of every tool (for fleets with hundreds).
+    pub tool_search: bool,
 }
 
 impl Default for GatewayOptions {
     fn default() -> Self {
-        Self { name: "mcpfleet".into(), management_tools: false }
+        Self { name: "mcpfleet".into(), management_tools: false, tool_search: false }
     }
 }
 
@@ -227,15 +230,19 @@ impl ServerHandler for Session {
 
     async fn list_tools(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> Result<ListToolsResult, ErrorData> {
         let catalog = self.fleet().catalog();
-        let mut tools: Vec<Tool> = catalog
-            .tools
-            .iter()
-            .map(|t| {
-                let mut tool = t.tool.clone();
-                tool.name = t.public_name.clone().into();
-                tool
-            })
-            .collect();
+        let mut tools: Vec<Tool> = if self.shared.options.tool_search {
+            search::tools(catalog.tools.len())
+        } else {
+            catalog
+                .tools
+                .iter()
+                .map(|t| {
+                    let mut tool = t.tool.clone();
+                    tool.name = t.public_name.clone().into();
+                    tool
+                })
+                .collect()
+        };
         if self.shared.options.management_tools {
             tools.extend(management::tools());
         }
@@ -243,6 +250,9 @@ impl ServerHandler for Session {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
+        if self.shared.options.tool_search && (name == search::SEARCH_TOOLS || name == search::CALL_TOOL) {
+            return search::tools(0).into_iter().find(|t| t.name == name);
+        }
         let catalog = self.fleet().catalog();
         if let Some(t) = catalog.tool(name) {
             let mut tool = t.tool.clone();
@@ -252,7 +262,26 @@ impl ServerHandler for Session {
         self.shared.options.management_tools.then(|| management::tools().into_iter().find(|t| t.name == name)).flatten()
     }
 
-    async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
+    async fn call_tool(&self, mut request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
+        let mut via_search = false;
+        if self.shared.options.tool_search {
+            if request.name == search::SEARCH_TOOLS {
+                return Ok(search::search_result(&self.fleet().catalog(), request.arguments.as_ref()).into());
+            }
+            if request.name == search::CALL_TOOL {
+                let arguments = request.arguments.take().unwrap_or_default();
+                let Some(name) = arguments.get("name").and_then(serde_json::Value::as_str) else {
+                    return Err(ErrorData::invalid_params("call_tool needs `name`, the name search_tools gave", None));
+                };
+                request.name = name.to_string().into();
+                via_search = true;
+                request.arguments = match arguments.get("arguments") {
+                    Some(serde_json::Value::Object(a)) => Some(a.clone()),
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(_) => return Err(ErrorData::invalid_params("call_tool: `arguments` must be an object", None)),
+                };
+            }
+        }
         if self.shared.options.management_tools {
             if let Some(result) = management::call(self.fleet(), &request.name, request.arguments.clone()).await {
                 return Ok(result.into());
@@ -264,6 +293,12 @@ impl ServerHandler for Session {
                 Ok(mut result) => {
                     // Upstream answers in its own era; 2026-07-28 clients need the marker (rmcp
                     // strips it again for older ones).
+                    result.result_type = Some(ResultType::COMPLETE);
+                    Ok(result.into())
+                }
+                // A model that asked `call_tool` for a wrong name reads why, and can search again.
+                Err(error @ Error::ToolNotFound { .. }) if via_search => {
+                    let mut result = CallToolResult::error(vec![ContentBlock::text(format!("{error}; use search_tools to find tools"))]);
                     result.result_type = Some(ResultType::COMPLETE);
                     Ok(result.into())
                 }
@@ -302,6 +337,15 @@ impl ServerHandler for Session {
     async fn list_resources(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> Result<ListResourcesResult, ErrorData> {
         let catalog = self.fleet().catalog();
         Ok(ListResourcesResult::with_all_items(catalog.resources.iter().map(|(_, r)| r.clone()).collect()))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let catalog = self.fleet().catalog();
+        Ok(ListResourceTemplatesResult::with_all_items(catalog.resource_templates.iter().map(|(_, t)| t.clone()).collect()))
     }
 
     async fn read_resource(&self, request: ReadResourceRequestParams, context: RequestContext<RoleServer>) -> Result<ReadResourceResponse, ErrorData> {

@@ -99,6 +99,23 @@ impl Adapter {
     }
 }
 
+/// What a reload changed, as a dict of name lists.
+struct Reloaded(crate::fleet::manager::Reconciled);
+
+impl<'py> IntoPyObject<'py> for Reloaded {
+    type Target = PyDict;
+    type Output = Bound<'py, PyDict>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("added", self.0.added)?;
+        d.set_item("updated", self.0.updated)?;
+        d.set_item("removed", self.0.removed)?;
+        Ok(d)
+    }
+}
+
 /// One path, or a list of them.
 fn config_paths(config: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
     if config.is_instance_of::<PyList>() || config.is_instance_of::<pyo3::types::PyTuple>() {
@@ -204,7 +221,7 @@ impl Adapter {
 
     /// Serves the fleet as one MCP server over streamable HTTP at `http://host:port/path`;
     /// returns a `GatewayServer` at once (its `url`, `await close()`).
-    #[pyo3(signature = (host = "127.0.0.1".to_string(), port = 0, path = "/mcp".to_string(), auth_token = None, *, management_tools = None, allow_unauthenticated = false, name = "mcpfleet".to_string()))]
+    #[pyo3(signature = (host = "127.0.0.1".to_string(), port = 0, path = "/mcp".to_string(), auth_token = None, *, management_tools = None, allow_unauthenticated = false, name = "mcpfleet".to_string(), tool_search = false))]
     #[allow(clippy::too_many_arguments)]
     fn serve_http<'py>(
         &self,
@@ -216,20 +233,45 @@ impl Adapter {
         management_tools: Option<bool>,
         allow_unauthenticated: bool,
         name: String,
+        tool_search: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.bind_providers(py);
-        let options = crate::gateway::GatewayOptions { name, management_tools: management_tools.unwrap_or(self.management_tools) };
+        let options = crate::gateway::GatewayOptions { name, management_tools: management_tools.unwrap_or(self.management_tools), tool_search };
         let http = crate::gateway::http::HttpOptions { host, port, path, auth_token, allow_unauthenticated };
         crate::python::gateway::start_http(py, self.fleet.clone(), options, http)
     }
 
     /// Serves the fleet as one MCP server on this process's stdin and stdout until stdin
     /// closes. Nothing else may write to stdout meanwhile.
-    #[pyo3(signature = (*, management_tools = None, name = "mcpfleet".to_string(), read_fd = 0, write_fd = 1))]
-    fn serve_stdio<'py>(&self, py: Python<'py>, management_tools: Option<bool>, name: String, read_fd: i32, write_fd: i32) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (*, management_tools = None, name = "mcpfleet".to_string(), read_fd = 0, write_fd = 1, tool_search = false))]
+    fn serve_stdio<'py>(
+        &self,
+        py: Python<'py>,
+        management_tools: Option<bool>,
+        name: String,
+        read_fd: i32,
+        write_fd: i32,
+        tool_search: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.bind_providers(py);
-        let options = crate::gateway::GatewayOptions { name, management_tools: management_tools.unwrap_or(self.management_tools) };
+        let options = crate::gateway::GatewayOptions { name, management_tools: management_tools.unwrap_or(self.management_tools), tool_search };
         crate::python::gateway::start_stdio(py, self.fleet.clone(), options, read_fd, write_fd)
+    }
+
+    /// Reads configuration files again and makes the fleet hold exactly what they define: new
+    /// servers are added (autoStart ones started), missing ones deleted, changed ones updated
+    /// (restarted only when something that matters changed). A configuration with any problem
+    /// raises `ConfigError` and changes nothing. Returns `{"added", "updated", "removed"}`.
+    fn reload<'py>(&self, py: Python<'py>, config: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.bind_providers(py);
+        let paths = config_paths(config)?;
+        let mut definitions = py.detach(|| load_paths(&paths)).map_err(|p| to_py_err(Error::Invalid(p)))?;
+        attach_providers(&self.providers, &mut definitions, None)?;
+        let fleet = self.fleet.clone();
+        spawn(py, async move {
+            let done = fleet.reconcile(definitions).await.map_err(to_py_err)?;
+            Ok(Reloaded(done))
+        })
     }
 
     /// Stops every server (concurrently, bounded in time).
