@@ -61,6 +61,7 @@ pub fn info_json(info: &ServerInfo) -> Value {
         "toolCount": info.tool_count,
         "restartCount": info.restart_count,
         "uptimeSeconds": info.uptime.map(|d| d.as_secs_f64()),
+        "pid": info.pid,
         "definition": info.definition.redacted_json(),
     })
 }

@@ -895,6 +895,11 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken) 
                 let failure = watch(&inner, &slot, &conn, &def, &stop).await;
                 {
                     let mut status = slot.status.lock().unwrap();
+                    if failure.is_some() {
+                        // Not up from this moment on, although the Failed update (with the reason)
+                        // is published once the connection is closed.
+                        status.state = Some(ServerState::Failed);
+                    }
                     status.connection = None;
                     status.tools.clear();
                     status.prompts.clear();
