@@ -98,3 +98,39 @@ def test_auth_scenario(scenario, tmp_path):
 def test_expected_failures_are_known_scenarios():
     unknown = set(expected_failures()) - set(AUTH_SCENARIOS)
     assert not unknown, f"expected-failures.yml names scenarios that are not run: {unknown}"
+
+
+def server_suite(url: str, tmp_path) -> dict[str, bool]:
+    """Every server scenario of the suite against `url`: {scenario: passed}."""
+    env = {**os.environ, "PATH": f"{NODE22.parent}:{os.environ['PATH']}"}
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    out = subprocess.run([str(NODE22), str(CLI), "server", "--url", url, "-o", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    results = {}
+    for line in (out.stdout + out.stderr).splitlines():
+        mark, _, rest = line.strip().partition(" ")
+        if mark in ("✓", "✗") and ":" in rest:
+            results[rest.split(":", 1)[0]] = mark == "✓"
+    assert len(results) >= 20, out.stdout + out.stderr
+    return results
+
+
+def test_the_gateway_passes_every_server_scenario_its_backend_passes(tmp_path, everything_http):
+    """`mcpfleet serve` in front of one server with no prefix is a transparent proxy: every
+    server scenario server-everything passes alone passes through the gateway too."""
+    from conftest import free_port, start_server, stop
+
+    if not (NODE22.exists() and CLI.exists()):
+        missing("npm install has not been run (conformance suite or Node 22 missing)")
+    alone = server_suite(everything_http, tmp_path / "alone")
+    cfg = tmp_path / "fleet.yaml"
+    cfg.write_text(f"# one backend, names as it gives them\nname: everything\nurl: {everything_http}\nautoStart: true\ntoolPrefix: ''\n")
+    port = free_port()
+    gateway = start_server([PY, "-m", "mcpfleet", "serve", str(cfg), "--http", str(port)], port)
+    try:
+        through = server_suite(f"http://127.0.0.1:{port}/mcp", tmp_path / "gateway")
+    finally:
+        stop(gateway)
+    lost = sorted(s for s, ok in alone.items() if ok and not through.get(s))
+    assert not lost, f"scenarios the backend passes alone but not through the gateway: {lost}"
+    assert sum(alone.values()) >= 10 and through["dns-rebinding-protection"]

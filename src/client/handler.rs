@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, LoggingLevel, LoggingMessageNotificationParam, ProtocolVersion};
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, Implementation, LoggingLevel, LoggingMessageNotificationParam, ProtocolVersion, ResourceUpdatedNotificationParam,
+};
 use rmcp::service::NotificationContext;
 use rmcp::{ClientHandler, RoleClient};
 
@@ -15,11 +17,18 @@ pub struct Handler {
     pub(crate) tools_changed: Arc<tokio::sync::watch::Sender<u64>>,
     /// Bumped on every `notifications/prompts/list_changed` and `resources/list_changed`.
     pub(crate) others_changed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// URIs of `notifications/resources/updated`.
+    pub(crate) resource_updated: tokio::sync::broadcast::Sender<String>,
 }
 
 impl Handler {
     pub fn new(name: Arc<str>) -> Self {
-        Self { name, tools_changed: Arc::new(tokio::sync::watch::Sender::new(0)), others_changed: Arc::new(tokio::sync::watch::Sender::new(0)) }
+        Self {
+            name,
+            tools_changed: Arc::new(tokio::sync::watch::Sender::new(0)),
+            others_changed: Arc::new(tokio::sync::watch::Sender::new(0)),
+            resource_updated: tokio::sync::broadcast::Sender::new(64),
+        }
     }
 }
 
@@ -51,6 +60,10 @@ impl ClientHandler for Handler {
 
     async fn on_resource_list_changed(&self, _cx: NotificationContext<RoleClient>) {
         self.others_changed.send_modify(|n| *n += 1);
+    }
+
+    async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParam, _cx: NotificationContext<RoleClient>) {
+        let _ = self.resource_updated.send(params.uri);
     }
 
     fn get_info(&self) -> ClientConfig {

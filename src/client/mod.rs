@@ -63,6 +63,7 @@ pub struct Connection {
     runtime: tokio::runtime::Handle,
     tools_changed: Arc<tokio::sync::watch::Sender<u64>>,
     others_changed: Arc<tokio::sync::watch::Sender<u64>>,
+    resource_updated: tokio::sync::broadcast::Sender<String>,
 }
 
 impl Connection {
@@ -92,6 +93,7 @@ impl Connection {
         let handler = Handler::new(options.name.as_str().into());
         let tools_changed = handler.tools_changed.clone();
         let others_changed = handler.others_changed.clone();
+        let resource_updated = handler.resource_updated.clone();
         let init_timeout = options.init_timeout;
         let (service, process) = match config {
             TransportConfig::Stdio(params) => {
@@ -156,6 +158,7 @@ impl Connection {
             runtime: tokio::runtime::Handle::current(),
             tools_changed,
             others_changed,
+            resource_updated,
         })
     }
 
@@ -196,6 +199,11 @@ impl Connection {
         self.others_changed.subscribe()
     }
 
+    /// URIs the server reports as updated (`notifications/resources/updated`).
+    pub fn resource_updates(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.resource_updated.subscribe()
+    }
+
     /// Resolves when a stdio server exits, with the error that describes it (status, stderr);
     /// never for remote servers (ping tells whether they are alive).
     pub async fn exited(&self) -> Error {
@@ -218,6 +226,21 @@ impl Connection {
             self.peer.list_resources(p).await.map(|r| (r.resources, r.next_cursor))
         })
         .await
+    }
+
+    /// `resources/subscribe`: the server then sends `notifications/resources/updated` for `uri`.
+    pub async fn subscribe(&self, uri: &str, timeout: Option<Duration>) -> Result<()> {
+        let params = rmcp::model::SubscribeRequestParams::new(uri);
+        #[allow(deprecated)]
+        let fut = self.peer.subscribe(params);
+        self.request("resources/subscribe", Some(uri), timeout, fut).await
+    }
+
+    pub async fn unsubscribe(&self, uri: &str, timeout: Option<Duration>) -> Result<()> {
+        let params = rmcp::model::UnsubscribeRequestParams::new(uri);
+        #[allow(deprecated)]
+        let fut = self.peer.unsubscribe(params);
+        self.request("resources/unsubscribe", Some(uri), timeout, fut).await
     }
 
     pub async fn list_resource_templates(&self, timeout: Option<Duration>) -> Result<Vec<ResourceTemplate>> {

@@ -603,9 +603,9 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
     }
     let tool_prefix = string(problems, "toolPrefix");
     if let Some(p) = &tool_prefix {
-        if !is_valid_prefix(p) {
+        if !p.is_empty() && !is_valid_prefix(p) {
             let (key, node) = get("toolPrefix").expect("read above");
-            problems.add(node.at, path(key), format!("invalid tool prefix {p:?}: must match ^[a-zA-Z][a-zA-Z0-9_-]*$"));
+            problems.add(node.at, path(key), format!("invalid tool prefix {p:?}: must match ^[a-zA-Z][a-zA-Z0-9_-]*$ (or be empty: names as the server gives them)"));
         }
     }
     let auto_start = boolean(problems, "autoStart").unwrap_or(ctx.default_auto_start);

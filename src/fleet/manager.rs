@@ -229,6 +229,7 @@ struct Inner {
     catalog: watch::Sender<Arc<Catalog>>,
     /// Rebuilds one at a time, so the newest state is the one that stays.
     rebuilding: Mutex<()>,
+    resource_updates: broadcast::Sender<(String, String)>,
     shutdown: CancellationToken,
     options: FleetOptions,
 }
@@ -254,6 +255,7 @@ impl Fleet {
                 updates: Mutex::new(Some(broadcast::Sender::new(1024))),
                 catalog: watch::Sender::new(Arc::new(Catalog::default())),
                 rebuilding: Mutex::new(()),
+                resource_updates: broadcast::Sender::new(256),
                 shutdown: CancellationToken::new(),
                 options,
             }),
@@ -480,6 +482,9 @@ impl Fleet {
     pub async fn call_tool(&self, public: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<CallToolResult> {
         let catalog = self.catalog();
         let Some(entry) = catalog.tool(public) else {
+            if let Some(server) = self.passthrough() {
+                return self.connection_of(&server)?.call_tool(public, arguments, timeout).await;
+            }
             return Err(self.missing(public, &catalog, true));
         };
         let conn = self.connection_of(&entry.server)?;
@@ -490,6 +495,9 @@ impl Fleet {
     pub async fn get_prompt(&self, public: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<GetPromptResult> {
         let catalog = self.catalog();
         let Some(&i) = catalog.prompt_index.get(public) else {
+            if let Some(server) = self.passthrough() {
+                return self.connection_of(&server)?.get_prompt(public, arguments, timeout).await;
+            }
             return Err(self.missing(public, &catalog, false));
         };
         let entry = &catalog.prompts[i];
@@ -499,7 +507,26 @@ impl Fleet {
 
     /// Reads a resource from `server`, or from the server that lists `uri`.
     pub async fn read_resource(&self, uri: &str, server: Option<&str>, timeout: Option<Duration>) -> Result<ReadResourceResult> {
-        let server = match server {
+        let server = self.resource_server(uri, server)?;
+        self.connection_of(&server)?.read_resource(uri, timeout).await
+    }
+
+    /// Subscribes to updates of a resource at the server that lists it; they arrive on
+    /// [`Fleet::resource_updates`].
+    pub async fn subscribe_resource(&self, uri: &str, subscribe: bool) -> Result<()> {
+        let server = self.resource_server(uri, None)?;
+        let conn = self.connection_of(&server)?;
+        if subscribe { conn.subscribe(uri, None).await } else { conn.unsubscribe(uri, None).await }
+    }
+
+    /// `(server, uri)` of every `notifications/resources/updated` a server sends.
+    pub fn resource_updates(&self) -> broadcast::Receiver<(String, String)> {
+        self.inner.resource_updates.subscribe()
+    }
+
+    /// The server that lists `uri`, or whose resource template it matches.
+    fn resource_server(&self, uri: &str, server: Option<&str>) -> Result<String> {
+        Ok(match server {
             Some(s) => s.to_string(),
             None => {
                 let catalog = self.catalog();
@@ -514,13 +541,21 @@ impl Fleet {
                         .max_by_key(|(_, literal)| literal.len())
                         .map(|(s, _)| s)
                 };
-                match listed.or_else(templated) {
-                    Some(s) => s.clone(),
+                match listed.or_else(templated).cloned().or_else(|| self.passthrough()) {
+                    Some(s) => s,
                     None => return Err(Error::Config(format!("no running server lists the resource {uri:?}; pass server= to read it anyway"))),
                 }
             }
-        };
-        self.connection_of(&server)?.read_resource(uri, timeout).await
+        })
+    }
+
+    /// A fleet of one server published without a prefix (`toolPrefix: ""`) is a transparent
+    /// proxy: names it does not list still go to it, and it answers them as it would alone.
+    fn passthrough(&self) -> Option<String> {
+        let slots = self.inner.slots.lock().unwrap();
+        let mut all = slots.values();
+        let (Some(slot), None) = (all.next(), all.next()) else { return None };
+        (slot.definition().tool_prefix.as_deref() == Some("") && slot.state().is_up()).then(|| slot.name.clone())
     }
 
     fn connection_of(&self, server: &str) -> Result<Arc<Connection>> {
@@ -954,6 +989,8 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken) 
 async fn watch(inner: &Inner, slot: &Slot, conn: &Connection, def: &ServerDefinition, stop: &CancellationToken) -> Option<Error> {
     let mut tools_changed = conn.tools_changed();
     let mut others_changed = conn.others_changed();
+    let mut resource_updates = conn.resource_updates();
+    let mut updates_open = true;
     let period = def.ping_interval.unwrap_or(Duration::from_secs(86400 * 365));
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -978,6 +1015,13 @@ async fn watch(inner: &Inner, slot: &Slot, conn: &Connection, def: &ServerDefini
                     Err(e) => tracing::warn!(server = %slot.name, "re-listing tools after tools/list_changed failed: {e}"),
                 }
             }
+            update = resource_updates.recv(), if updates_open => match update {
+                Ok(uri) => {
+                    let _ = inner.resource_updates.send((slot.name.clone(), uri));
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => updates_open = false,
+            },
             changed = others_changed.changed() => {
                 if changed.is_err() {
                     continue;

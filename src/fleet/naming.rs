@@ -14,7 +14,8 @@ fn short_hash(text: &str) -> String {
 
 /// `{prefix}_{name}` with invalid characters replaced and long names shortened.
 pub fn public_name(prefix: &str, name: &str) -> String {
-    let joined = if name.starts_with(&format!("{prefix}_")) { name.to_string() } else { format!("{prefix}_{name}") };
+    // An empty prefix (`toolPrefix: ""`) publishes names as the server gives them.
+    let joined = if prefix.is_empty() || name.starts_with(&format!("{prefix}_")) { name.to_string() } else { format!("{prefix}_{name}") };
     let clean: String = joined.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
     if clean.len() <= MAX_NAME_LEN && clean == joined {
         return clean;
@@ -101,6 +102,7 @@ mod tests {
     fn prefix_rules() {
         assert_eq!(public_name("time", "now"), "time_now");
         assert_eq!(public_name("kubernetes", "kubernetes_get"), "kubernetes_get");
+        assert_eq!(public_name("", "test_simple_text"), "test_simple_text");
         let dotted = public_name("fs", "read.file");
         assert!(dotted.starts_with("fs_read_file_") && is_valid_public_name(&dotted), "{dotted}");
         let long = public_name("server", &"x".repeat(100));

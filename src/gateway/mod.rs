@@ -3,6 +3,10 @@
 //! as they happen (`notifications/*/list_changed` to sessions, `subscriptions/listen` streams for
 //! 2026-07-28 clients, which have no session).
 
+// resources/subscribe and logging/setLevel are legacy-only (deprecated in rmcp), and what
+// clients holding a 2025-11-25 session use.
+#![allow(deprecated)]
+
 pub mod http;
 pub mod search;
 
@@ -14,7 +18,8 @@ use std::time::Duration;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse,
     Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
-    ReadResourceRequestParams, ReadResourceResponse, ResultType, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
+    ReadResourceRequestParams, ReadResourceResponse, ResourceUpdatedNotificationParam, ResultType, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
@@ -53,6 +58,8 @@ struct Shared {
     next_peer: AtomicU64,
     /// For `subscriptions/listen` streams.
     changes: broadcast::Sender<CatalogChange>,
+    /// Resource URI → the sessions subscribed to it (`resources/subscribe`).
+    subscriptions: Mutex<HashMap<String, std::collections::HashSet<u64>>>,
 }
 
 /// The fleet as an MCP server. Cheap to clone: every connection's handler shares one state.
@@ -85,8 +92,10 @@ impl Gateway {
             peers: Mutex::new(HashMap::new()),
             next_peer: AtomicU64::new(1),
             changes: broadcast::Sender::new(64),
+            subscriptions: Mutex::new(HashMap::new()),
         });
-        let task = tokio::spawn(fan_out(Arc::downgrade(&shared), shared.fleet.watch_catalog()));
+        let updates = shared.fleet.resource_updates();
+        let task = tokio::spawn(fan_out(Arc::downgrade(&shared), shared.fleet.watch_catalog(), updates));
         Self { shared, fan_out: Arc::new(FanOut(task)) }
     }
 
@@ -102,9 +111,30 @@ impl Gateway {
 }
 
 /// Sends each catalog change to every session and every `listen` stream.
-async fn fan_out(shared: std::sync::Weak<Shared>, mut catalog: tokio::sync::watch::Receiver<Arc<Catalog>>) {
+async fn fan_out(
+    shared: std::sync::Weak<Shared>,
+    mut catalog: tokio::sync::watch::Receiver<Arc<Catalog>>,
+    mut updates: broadcast::Receiver<(String, String)>,
+) {
     let mut seen = catalog.borrow_and_update().generation;
-    while catalog.changed().await.is_ok() {
+    loop {
+        let changed = tokio::select! {
+            changed = catalog.changed() => changed,
+            update = updates.recv() => {
+                match update {
+                    Ok((_server, uri)) => {
+                        let Some(shared) = shared.upgrade() else { return };
+                        relay_update(&shared, uri).await;
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+                continue;
+            }
+        };
+        if changed.is_err() {
+            return;
+        }
         let (generation, change) = {
             let c = catalog.borrow_and_update();
             (c.generation, c.change)
@@ -142,6 +172,20 @@ async fn fan_out(shared: std::sync::Weak<Shared>, mut catalog: tokio::sync::watc
     }
 }
 
+/// A resource update from a server, to every session subscribed to its URI.
+async fn relay_update(shared: &Shared, uri: String) {
+    let peers: Vec<Peer<RoleServer>> = {
+        let subscribed = shared.subscriptions.lock().unwrap().get(&uri).cloned().unwrap_or_default();
+        let peers = shared.peers.lock().unwrap();
+        subscribed.iter().filter_map(|id| peers.get(id).cloned()).collect()
+    };
+    let sends = peers.into_iter().map(|peer| {
+        let uri = uri.clone();
+        async move { tokio::time::timeout(NOTIFY_TIMEOUT, peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))).await }
+    });
+    futures::future::join_all(sends).await;
+}
+
 /// The handler of one connection.
 pub struct Session {
     shared: Arc<Shared>,
@@ -154,6 +198,11 @@ impl Drop for Session {
     fn drop(&mut self) {
         if let Some(id) = self.registration.get() {
             self.shared.peers.lock().unwrap().remove(id);
+            let mut subscriptions = self.shared.subscriptions.lock().unwrap();
+            subscriptions.values_mut().for_each(|s| {
+                s.remove(id);
+            });
+            subscriptions.retain(|_, s| !s.is_empty());
         }
     }
 }
@@ -215,6 +264,8 @@ impl ServerHandler for Session {
                 .enable_prompts_list_changed()
                 .enable_resources()
                 .enable_resources_list_changed()
+                .enable_resources_subscribe()
+                .enable_logging()
                 .build(),
         )
         .with_server_info(Implementation::new(self.shared.options.name.clone(), env!("CARGO_PKG_VERSION")))
@@ -361,6 +412,37 @@ impl ServerHandler for Session {
             }),
             _ = context.ct.cancelled() => Err(ErrorData::internal_error("cancelled by the client", None)),
         }
+    }
+
+    /// Accepted: the fleet's servers log to mcpfleet's own logging, at the level it is set to.
+    async fn set_level(&self, _request: SetLevelRequestParams, _context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        Ok(())
+    }
+
+    async fn subscribe(&self, request: SubscribeRequestParams, context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        self.fleet().subscribe_resource(&request.uri, true).await.map_err(|e| match e {
+            Error::Config(message) => ErrorData::resource_not_found(message, None),
+            other => request_error(other),
+        })?;
+        // A session that did not say `initialized` has no id yet: take one now.
+        let id = *self.registration.get_or_init(|| {
+            let id = self.shared.next_peer.fetch_add(1, Ordering::Relaxed);
+            self.shared.peers.lock().unwrap().insert(id, context.peer.clone());
+            id
+        });
+        self.shared.subscriptions.lock().unwrap().entry(request.uri).or_default().insert(id);
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, request: UnsubscribeRequestParams, _context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        if let Some(id) = self.registration.get() {
+            let mut subscriptions = self.shared.subscriptions.lock().unwrap();
+            if let Some(s) = subscriptions.get_mut(&request.uri) {
+                s.remove(id);
+            }
+        }
+        // The upstream subscription stays while other sessions may want it; it ends with the server.
+        Ok(())
     }
 
     fn accepted_subscription_filter(&self, _requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
