@@ -227,3 +227,27 @@ def test_list_tools_and_call_against_a_config_a_url_and_a_command(tmp_path, demo
     assert "echo" in {t["name"] for t in json.loads(out.stdout)}
     assert run("list", "--url", f"http://127.0.0.1:{free_port()}/mcp").returncode == 4
     assert run("list", str(cfg), "--url", demo_http).returncode == 2
+
+
+def test_serve_stdio_ends_with_its_input_and_leaves_nothing(tmp_path):
+    cfg = config(tmp_path, GOOD)
+    proc = subprocess.Popen([*CLI, "serve", str(cfg)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        proc.stdin.write((json.dumps(init) + "\n").encode())
+        proc.stdin.flush()
+        answer = json.loads(proc.stdout.readline())
+        assert answer["id"] == 1 and answer["result"]["serverInfo"]["name"] == "mcpfleet", answer
+        deadline = time.monotonic() + 20
+        servers = []
+        while len(servers) < 2 and time.monotonic() < deadline:
+            servers = [pid for pid, (ppid, _) in processes().items() if ppid == proc.pid and pid != proc.pid]
+            time.sleep(0.1)
+        proc.stdin.close()
+        assert proc.wait(15) == 0
+        for pid in servers:
+            assert wait_gone(pid, 10)
+        assert proc.stdout.read() == b"", "nothing but MCP on stdout"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

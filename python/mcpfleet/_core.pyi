@@ -403,6 +403,21 @@ def _redact(text: str) -> str:
     """``text`` with URL credentials and query values, and known header, env and token values, as ``***``."""
 def _check_config(config: str | PathLike[str] | list[str | PathLike[str]]) -> tuple[list[str], list[dict[str, Any]]]:
     """(server names, problems) of configuration files, read without starting anything."""
+def _serve_fleet(
+    config: str | PathLike[str] | list[str | PathLike[str]],
+    *,
+    http: tuple[str, int] | None = None,
+    path: str = "/mcp",
+    auth_token: str | None = None,
+    allow_unauthenticated: bool = False,
+    management_tools: bool = False,
+    tool_search: bool = False,
+    watch: bool = False,
+    read_fd: int = 0,
+    write_fd: int = 1,
+) -> str:
+    """`mcpfleet serve`: serves a configuration until SIGINT/SIGTERM/SIGHUP or the end of input,
+    then stops every server; blocks without the GIL. Returns "signal" or "input-closed"."""
 def _watchdog_pid() -> int | None:
     """The pid of the watchdog that ends the servers if this process is killed (None before the first stdio server)."""
 

@@ -148,83 +148,23 @@ def _auth_token(args: argparse.Namespace) -> str | None:
     return os.environ.get("MCPFLEET_AUTH_TOKEN") or None
 
 
-def _config_files(configs: list[str]) -> list[str]:
-    """The files a configuration is read from (a directory's mcpservers/*.yaml|yml)."""
-    files = []
-    for c in configs:
-        sub = os.path.join(c, "mcpservers")
-        if os.path.isdir(sub):
-            files += sorted(os.path.join(sub, f) for f in os.listdir(sub) if f.endswith((".yaml", ".yml")))
-        else:
-            files.append(c)
-    return files
-
-
-def _signature(configs: list[str]) -> tuple:
-    out = []
-    for f in _config_files(configs):
-        try:
-            st = os.stat(f)
-            out.append((f, st.st_mtime_ns, st.st_size))
-        except OSError:
-            out.append((f, None, None))
-    return tuple(out)
-
-
-async def _watch(fleet, configs: list[str], interval: float = 0.25, settle: float = 0.5) -> None:
-    """Applies edits of the configuration: each one once it has not changed for `settle` seconds."""
-    import asyncio
-
-    from . import ConfigError
-
-    seen = _signature(configs)
-    while True:
-        await asyncio.sleep(interval)
-        now = _signature(configs)
-        if now == seen:
-            continue
-        while True:  # debounce: editors write in several steps
-            await asyncio.sleep(settle)
-            later = _signature(configs)
-            if later == now:
-                break
-            now = later
-        seen = now
-        try:
-            done = await fleet.reload(configs)
-        except ConfigError as e:
-            for p in e.problems:
-                print(p.get("text") or p["message"], file=sys.stderr)
-            print(f"mcpfleet: the edit was not applied ({len(e.problems)} problem(s)); the fleet goes on unchanged", file=sys.stderr)
-            continue
-        changes = "; ".join(f"{k} {', '.join(v)}" for k, v in done.items() if v) or "no change"
-        print(f"mcpfleet: configuration reloaded: {changes}", file=sys.stderr)
-
-
 def _serve(args: argparse.Namespace) -> int:
-    import asyncio
     import logging
     import signal
 
-    from . import Adapter, ConfigError, MCPFleetError
+    from . import ConfigError, _core
 
     level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose < 1:
         logging.getLogger("mcpfleet.stderr").setLevel(logging.WARNING)
+    _core._set_log_level(level)
     try:
         http = _http_address(args.http) if args.http else None
         token = _auth_token(args)
     except (ValueError, OSError) as e:
         _error(str(e))
         return EXIT_USAGE
-    try:
-        fleet = Adapter(config=args.config, management_tools=args.management_tools)
-    except ConfigError as e:
-        for p in e.problems:
-            print(p.get("text") or p["message"], file=sys.stderr)
-        _error(f"{len(e.problems)} problem(s) in the configuration; nothing was started", "run `mcpfleet validate` to check a configuration")
-        return EXIT_BAD
 
     wire = None
     if http is None:
@@ -232,48 +172,35 @@ def _serve(args: argparse.Namespace) -> int:
         wire = os.dup(1)
         os.dup2(2, 1)
         sys.stdout = sys.stderr
-
-    async def main() -> int:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(sig, stop.set)
-        # Serve at once and let servers come up behind it: clients see each one's tools as it
-        # arrives (list_changed), and a slow server cannot make a host's handshake time out.
-        starting = asyncio.ensure_future(fleet.start_auto())
-        watching = asyncio.ensure_future(_watch(fleet, args.config)) if args.watch else None
-        try:
-            if http is not None:
-                try:
-                    front = await fleet.serve_http(
-                        http[0], http[1], args.path, token, allow_unauthenticated=args.no_auth, tool_search=args.tool_search
-                    )
-                except (ConfigError, OSError) as e:
-                    _error(str(e))
-                    return EXIT_USAGE if isinstance(e, ConfigError) else EXIT_UNREACHABLE
-                print(f"serving {len(fleet.list_mcp_servers())} server(s) at {front.url}", file=sys.stderr)
-                await stop.wait()
-                await front.close()
-            else:
-                served = asyncio.ensure_future(fleet.serve_stdio(write_fd=wire, tool_search=args.tool_search))
-                stopped = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({served, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (served, stopped):
-                    task.cancel()
-        finally:
-            starting.cancel()
-            if watching is not None:
-                watching.cancel()
-            await fleet.close()
-        return EXIT_OK
-
+    # The core handles SIGINT, SIGTERM and SIGHUP (stop every server, exit 0); Python must not
+    # turn a Ctrl-C into KeyboardInterrupt meanwhile.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return asyncio.run(main())
-    except MCPFleetError as e:
+        # No asyncio here: the fleet, the gateway and the signals all live in the Rust core.
+        _core._serve_fleet(
+            args.config,
+            http=http,
+            path=args.path,
+            auth_token=token,
+            allow_unauthenticated=args.no_auth,
+            management_tools=args.management_tools,
+            tool_search=args.tool_search,
+            watch=args.watch,
+            write_fd=1 if wire is None else wire,
+        )
+    except ConfigError as e:
+        problems = getattr(e, "problems", None) or []
+        for p in problems:
+            print(p.get("text") or p["message"], file=sys.stderr)
+        if problems:
+            _error(f"{len(problems)} problem(s) in the configuration; nothing was started", "run `mcpfleet validate` to check a configuration")
+            return EXIT_BAD
+        _error(str(e))
+        return EXIT_USAGE
+    except OSError as e:
         _error(str(e))
         return EXIT_UNREACHABLE
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    return EXIT_OK
 
 
 class _Target:

@@ -9,6 +9,7 @@
 
 pub mod http;
 pub mod search;
+pub mod serve;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -117,7 +117,7 @@ impl<'py> IntoPyObject<'py> for Reloaded {
 }
 
 /// One path, or a list of them.
-fn config_paths(config: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
+pub(crate) fn config_paths(config: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
     if config.is_instance_of::<PyList>() || config.is_instance_of::<pyo3::types::PyTuple>() {
         config.try_iter()?.map(|p| p?.extract::<PathBuf>()).collect()
     } else {

@@ -109,3 +109,64 @@ pub fn start_stdio<'py>(py: Python<'py>, fleet: Arc<Fleet>, options: GatewayOpti
         serve_stream(&gateway, read, write).await.map_err(os_error)
     })
 }
+
+/// `mcpfleet serve`: loads the configuration, serves it (stdio on `read_fd`/`write_fd`, or HTTP
+/// at `http=(host, port)`) until SIGINT, SIGTERM, SIGHUP or the end of input, then stops every
+/// server. Blocks (without the GIL) and needs no asyncio. Returns "signal" or "input-closed".
+#[pyfunction]
+#[pyo3(signature = (config, *, http = None, path = "/mcp".to_string(), auth_token = None, allow_unauthenticated = false, management_tools = false, tool_search = false, watch = false, read_fd = 0, write_fd = 1))]
+#[allow(clippy::too_many_arguments)]
+pub fn _serve_fleet(
+    py: Python<'_>,
+    config: &Bound<'_, PyAny>,
+    http: Option<(String, u16)>,
+    path: String,
+    auth_token: Option<String>,
+    allow_unauthenticated: bool,
+    management_tools: bool,
+    tool_search: bool,
+    watch: bool,
+    read_fd: i32,
+    write_fd: i32,
+) -> PyResult<&'static str> {
+    use crate::gateway::serve::{Ended, Front, ServeOptions, serve};
+    let paths = crate::python::fleet::config_paths(config)?;
+    let definitions = py
+        .detach(|| crate::fleet::load::load_paths(&paths))
+        .map_err(|p| crate::python::errors::to_py_err(crate::error::Error::Invalid(p)))?;
+    let front = match http {
+        Some((host, port)) => Front::Http(HttpOptions { host, port, path, auth_token, allow_unauthenticated }),
+        None => {
+            let os_error = |e: std::io::Error| PyOSError::new_err(e.to_string());
+            let (read, _) = private(duplicate(read_fd).map_err(os_error)?, read_fd, false);
+            let (write, _) = private(duplicate(write_fd).map_err(os_error)?, write_fd, true);
+            Front::Stdio { read, write }
+        }
+    };
+    let options = ServeOptions {
+        gateway: GatewayOptions { name: "mcpfleet".into(), management_tools, tool_search },
+        front,
+        watch: watch.then_some(paths),
+    };
+    let (done, outcome) = std::sync::mpsc::channel();
+    crate::python::runtime::handle().spawn(async move {
+        let fleet = Arc::new(Fleet::new(crate::fleet::manager::FleetOptions::default()));
+        let result = match fleet.add_all(definitions) {
+            Ok(()) => serve(fleet, options).await.map_err(serve_error_text),
+            Err(e) => Err((true, e.to_string())),
+        };
+        let _ = done.send(result);
+    });
+    match py.detach(move || outcome.recv()) {
+        Ok(Ok(Ended::Signal)) => Ok("signal"),
+        Ok(Ok(Ended::InputClosed)) => Ok("input-closed"),
+        Ok(Err((true, message))) => Err(config_error(message)),
+        Ok(Err((false, message))) => Err(PyOSError::new_err(message)),
+        Err(_) => Err(PyOSError::new_err("the serving task ended without an answer")),
+    }
+}
+
+/// (is a configuration error, message): the error crosses threads as data.
+fn serve_error_text(e: ServeError) -> (bool, String) {
+    (!matches!(e, ServeError::Bind { .. }), e.to_string())
+}

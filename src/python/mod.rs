@@ -143,6 +143,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_set_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(_redact, m)?)?;
     m.add_function(wrap_pyfunction!(fleet::_check_config, m)?)?;
+    m.add_function(wrap_pyfunction!(gateway::_serve_fleet, m)?)?;
     m.add_function(wrap_pyfunction!(_watchdog_pid, m)?)?;
     Ok(())
 }

@@ -1,0 +1,184 @@
+//! `mcpfleet serve` as one core function: start the fleet behind the gateway (stdio or HTTP),
+//! follow edits of the configuration, stop everything on a signal or the end of stdin.
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::http::{HttpOptions, ServeError, serve_http};
+use super::{Gateway, GatewayOptions, serve_stream};
+use crate::fleet::load::load_paths;
+use crate::fleet::manager::Fleet;
+
+/// Where the gateway listens.
+pub enum Front {
+    /// The given descriptors (stdin and a duplicate of the original stdout).
+    Stdio { read: OwnedFd, write: OwnedFd },
+    Http(HttpOptions),
+}
+
+pub struct ServeOptions {
+    pub gateway: GatewayOptions,
+    pub front: Front,
+    /// Configuration files to follow; edits are applied through [`Fleet::reconcile`].
+    pub watch: Option<Vec<PathBuf>>,
+}
+
+/// Why serving ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// SIGINT, SIGTERM or SIGHUP.
+    Signal,
+    /// The stdio client closed its end.
+    InputClosed,
+}
+
+fn pipe_or_file_reader(fd: OwnedFd) -> std::io::Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>> {
+    use std::os::unix::fs::FileTypeExt;
+    let is_pipe = std::fs::File::from(fd.try_clone()?).metadata().is_ok_and(|m| m.file_type().is_fifo());
+    Ok(if is_pipe { Box::new(tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?) } else { Box::new(tokio::fs::File::from_std(fd.into())) })
+}
+
+fn pipe_or_file_writer(fd: OwnedFd) -> std::io::Result<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> {
+    use std::os::unix::fs::FileTypeExt;
+    let is_pipe = std::fs::File::from(fd.try_clone()?).metadata().is_ok_and(|m| m.file_type().is_fifo());
+    Ok(if is_pipe { Box::new(tokio::net::unix::pipe::Sender::from_owned_fd(fd)?) } else { Box::new(tokio::fs::File::from_std(fd.into())) })
+}
+
+async fn signalled() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+        _ = hangup.recv() => {}
+    }
+    Ok(())
+}
+
+/// Serves until a signal or, on stdio, the end of input; then stops every server. The fleet's
+/// autoStart servers start in the background: clients are answered at once and see each
+/// server's tools arrive.
+pub async fn serve(fleet: Arc<Fleet>, options: ServeOptions) -> Result<Ended, ServeError> {
+    let signals = signalled();
+    tokio::pin!(signals);
+    let starting = tokio::spawn({
+        let fleet = fleet.clone();
+        async move {
+            fleet.start_auto().await;
+        }
+    });
+    let watching = options.watch.map(|paths| tokio::spawn(watch(fleet.clone(), paths)));
+    let gateway = Gateway::new(fleet.clone(), options.gateway);
+    let ended = match options.front {
+        Front::Http(http) => {
+            let server = serve_http(&gateway, http).await;
+            match server {
+                Ok(server) => {
+                    eprintln!("serving {} server(s) at {}", fleet.names().len(), server.url);
+                    let _ = (&mut signals).await;
+                    server.close().await;
+                    Ok(Ended::Signal)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Front::Stdio { read, write } => {
+            let io = |e: std::io::Error| ServeError::Bind { addr: "stdio".into(), source: e };
+            let (read, write) = (pipe_or_file_reader(read).map_err(io)?, pipe_or_file_writer(write).map_err(io)?);
+            tokio::select! {
+                served = serve_stream(&gateway, read, write) => {
+                    if let Err(e) = served {
+                        tracing::debug!(target: "mcpfleet", "stdio session ended: {e}");
+                    }
+                    Ok(Ended::InputClosed)
+                }
+                _ = &mut signals => Ok(Ended::Signal),
+            }
+        }
+    };
+    starting.abort();
+    if let Some(w) = watching {
+        w.abort();
+    }
+    drop(gateway);
+    fleet.close().await;
+    ended
+}
+
+/// (path, modified, size) of every file a configuration is read from.
+fn signature(paths: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
+    let mut files = Vec::new();
+    for path in paths {
+        let dir = path.join("mcpservers");
+        if dir.is_dir() {
+            let mut listed: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map(|entries| entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect())
+                .unwrap_or_default();
+            listed.sort();
+            files.extend(listed);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files
+        .into_iter()
+        .map(|f| {
+            let meta = std::fs::metadata(&f).ok();
+            (f, meta.as_ref().and_then(|m| m.modified().ok()), meta.map_or(0, |m| m.len()))
+        })
+        .collect()
+}
+
+/// Applies each settled edit of the configuration; an edit with any problem is refused whole
+/// and the fleet goes on as it was.
+async fn watch(fleet: Arc<Fleet>, paths: Vec<PathBuf>) {
+    const POLL: Duration = Duration::from_millis(250);
+    const SETTLE: Duration = Duration::from_millis(500);
+    let mut seen = signature(&paths);
+    loop {
+        tokio::time::sleep(POLL).await;
+        let mut now = signature(&paths);
+        if now == seen {
+            continue;
+        }
+        // Editors write in several steps: wait until the files stop changing.
+        loop {
+            tokio::time::sleep(SETTLE).await;
+            let later = signature(&paths);
+            if later == now {
+                break;
+            }
+            now = later;
+        }
+        seen = now;
+        let loaded = {
+            let paths = paths.clone();
+            tokio::task::spawn_blocking(move || load_paths(&paths)).await
+        };
+        match loaded {
+            Ok(Ok(definitions)) => match fleet.reconcile(definitions).await {
+                Ok(done) => {
+                    let parts: Vec<String> = [("added", &done.added), ("updated", &done.updated), ("removed", &done.removed)]
+                        .into_iter()
+                        .filter(|(_, names)| !names.is_empty())
+                        .map(|(what, names)| format!("{what} {}", names.join(", ")))
+                        .collect();
+                    let summary = if parts.is_empty() { "no change".to_string() } else { parts.join("; ") };
+                    eprintln!("mcpfleet: configuration reloaded: {summary}");
+                }
+                Err(e) => eprintln!("mcpfleet: reloading the configuration failed: {e}"),
+            },
+            Ok(Err(problems)) => {
+                for p in &problems {
+                    eprintln!("{}", crate::util::redact::scrub(&p.to_string()));
+                }
+                eprintln!("mcpfleet: the edit was not applied ({} problem(s)); the fleet goes on unchanged", problems.len());
+            }
+            Err(e) => eprintln!("mcpfleet: reading the configuration failed: {e}"),
+        }
+    }
+}
