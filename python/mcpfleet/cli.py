@@ -256,19 +256,24 @@ async def _open(args: argparse.Namespace):
 
 
 async def _start_with_progress(fleet) -> None:
-    """Starts the autoStart servers; on a terminal a line on stderr shows how many are up."""
+    """Starts the autoStart servers; on a terminal, a live line per server on stderr shows its state."""
     import asyncio
 
     live = sys.stderr.isatty()
     task = asyncio.ensure_future(fleet.start_auto())
+    drawn = 0
     while not task.done():
         if live:
-            servers = fleet.list_mcp_servers()
-            up = sum(s.state in ("Running", "Connected") for s in servers)
-            print(f"\rstarting: {up}/{len(servers)} up ", end="", file=sys.stderr, flush=True)
+            lines = [f"  {s.name}: {s.state}" + (f" ({s.last_error.splitlines()[0][:60]})" if s.last_error else "") for s in fleet.list_mcp_servers()]
+            # Back to the first line of the previous drawing, then each line anew.
+            sys.stderr.write(f"\x1b[{drawn}F" if drawn else "")
+            sys.stderr.write("".join(f"\x1b[2K{line}\n" for line in lines))
+            sys.stderr.flush()
+            drawn = len(lines)
         await asyncio.wait({task}, timeout=0.1)
-    if live:
-        print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+    if live and drawn:
+        sys.stderr.write(f"\x1b[{drawn}F\x1b[0J")
+        sys.stderr.flush()
     task.result()
 
 
