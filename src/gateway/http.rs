@@ -15,6 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Gateway, Session};
 
+/// Connections served at once; more wait to be accepted.
+const MAX_CONNECTIONS: usize = 1024;
+/// A client that has not sent its request headers by then is disconnected (slowloris).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Sessions idle this long are ended (the client then initializes again). Long, because rmcp
 /// does not count an open event stream as activity.
 const SESSION_IDLE: Duration = Duration::from_secs(24 * 3600);
@@ -100,13 +105,16 @@ pub async fn serve_http(gateway: &Gateway, options: HttpOptions) -> Result<HttpS
         .with_cancellation_token(stop.child_token())
         // A page on another site must not drive a local gateway through the browser.
         .with_allowed_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "https://localhost:*", "https://127.0.0.1:*"])
-        .enforce_origin_validation();
+        .enforce_origin_validation()
+        // No resumable streams (no event store), so no priming event: one write less per reply.
+        .with_sse_retry(None);
     if !ip.is_loopback() {
         // Clients reach it by names we cannot know; the token (or the explicit choice) guards it.
         config = config.disable_allowed_hosts();
     }
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(SESSION_IDLE);
+    sessions.session_config.sse_retry = None;
     let factory_gateway = gateway.clone();
     let service: StreamableHttpService<Session, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(factory_gateway.session()), sessions.into(), config);
@@ -115,8 +123,10 @@ pub async fn serve_http(gateway: &Gateway, options: HttpOptions) -> Result<HttpS
     let url = format!("http://{host}:{}{}", local_addr.port(), options.path);
     let path = options.path.clone();
     let accept_stop = stop.clone();
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let task = tokio::spawn(async move {
         loop {
+            let Ok(slot) = slots.clone().acquire_owned().await else { return };
             let (stream, _) = tokio::select! {
                 _ = accept_stop.cancelled() => return,
                 accepted = listener.accept() => match accepted {
@@ -131,12 +141,14 @@ pub async fn serve_http(gateway: &Gateway, options: HttpOptions) -> Result<HttpS
             let _ = stream.set_nodelay(true);
             let (service, path, token, conn_stop) = (service.clone(), path.clone(), token.clone(), accept_stop.clone());
             tokio::spawn(async move {
+                let _slot = slot;
                 let handler = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
                     let (service, path, token) = (service.clone(), path.clone(), token.clone());
                     async move { Ok::<_, Infallible>(front(&service, &path, token.as_deref(), request).await) }
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
-                let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
                 let connection = builder.serve_connection(io, handler);
                 tokio::select! {
                     _ = connection => {}
