@@ -60,6 +60,7 @@ def test_validate_reports_every_problem_with_its_place(tmp_path):
     report = json.loads(out.stdout)
     assert out.returncode == 1 and not report["valid"] and len(report["problems"]) == 3
     assert {"file", "line", "column", "server", "field", "message", "severity"} <= set(report["problems"][0])
+    assert json.loads(run("validate", "--json", str(bad)).stdout) == report
     # The same server in two files is a problem too.
     out = run("validate", str(good), str(good))
     assert out.returncode == 1 and "defined twice" in out.stdout
@@ -196,7 +197,7 @@ def test_list_tools_and_call_against_a_config_a_url_and_a_command(tmp_path, demo
     rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()[1:]}
     assert rows["demo"][1:4] == ["stdio", "Running", "6"] and rows["broken"][2] == "Failed", out.stdout
     assert "command not found" in out.stdout
-    listed = json.loads(run("list", str(cfg), "-o", "json").stdout)
+    listed = json.loads(run("list", str(cfg), "--json").stdout)
     assert {r["name"] for r in listed} == {"demo", "second", "broken"}
 
     tools = json.loads(run("tools", str(cfg), "-o", "json", "--server", "second").stdout)

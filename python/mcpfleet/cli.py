@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("config", nargs="+", metavar="CONFIG")
     validate.add_argument("-o", "--output-format", choices=["concise", "json"], default=os.environ.get("MCPFLEET_OUTPUT_FORMAT", "concise"))
+    validate.add_argument("--json", dest="output_format", action="store_const", const="json", help="the same as -o json")
     validate.add_argument("-q", "--quiet", action="store_true", help="no summary line")
 
     def target(sub: argparse.ArgumentParser, positional: bool) -> None:
@@ -79,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text, allow_abbrev=False, usage=usage)
         target(sub, positional=name != "call")
         sub.add_argument("-o", "--output-format", choices=formats, default=formats[0])
+        if name != "call":
+            sub.add_argument("--json", dest="output_format", action="store_const", const="json", help="the same as -o json")
         if name == "tools":
             sub.add_argument("--server", help="only this server's tools")
         if name == "call":
