@@ -204,6 +204,23 @@ impl Connection {
         self.resource_updated.subscribe()
     }
 
+    /// Whether a stdio server has exited or its stdout broke (remote servers: never).
+    pub fn has_ended(&self) -> bool {
+        self.process.as_ref().is_some_and(|p| p.exit_info().is_some() || p.broken().is_some())
+    }
+
+    /// Resolves as soon as a stdio server exits or its stdout breaks (before its last stderr
+    /// lines are collected); never for remote servers.
+    pub async fn ended(&self) {
+        match &self.process {
+            Some(process) => tokio::select! {
+                _ = process.exited() => {}
+                _ = process.broke() => {}
+            },
+            None => std::future::pending().await,
+        }
+    }
+
     /// Resolves when a stdio server exits, with the error that describes it (status, stderr);
     /// never for remote servers (ping tells whether they are alive).
     pub async fn exited(&self) -> Error {

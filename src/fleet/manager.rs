@@ -603,8 +603,10 @@ impl Inner {
     fn info(&self, slot: &Slot) -> ServerInfo {
         let definition = slot.definition();
         let status = slot.status.lock().unwrap();
+        // A process that died is down at once, even before its supervisor has taken note.
+        let ended = status.connection.as_ref().is_some_and(|c| c.has_ended());
         ServerInfo {
-            state: status.state.unwrap_or(ServerState::down(definition.kind)),
+            state: if ended { ServerState::Failed } else { status.state.unwrap_or(ServerState::down(definition.kind)) },
             last_error: status.last_error.clone(),
             tool_count: status.tools.iter().filter(|t| definition.tools.admits(&t.name)).count(),
             restart_count: status.restart_count,
@@ -997,7 +999,12 @@ async fn watch(inner: &Inner, slot: &Slot, conn: &Connection, def: &ServerDefini
     loop {
         tokio::select! {
             _ = stop.cancelled() => return None,
-            error = conn.exited() => return Some(error),
+            _ = conn.ended() => {
+                // Down from this moment: nobody may see the dead run as up while its last
+                // stderr lines are collected for the message.
+                slot.status.lock().unwrap().state = Some(ServerState::Failed);
+                return Some(conn.exited().await);
+            }
             changed = tools_changed.changed() => {
                 if changed.is_err() {
                     continue;
