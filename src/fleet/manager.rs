@@ -1130,4 +1130,33 @@ mod tests {
         fleet.close().await;
         server.abort();
     }
+
+    #[tokio::test]
+    async fn reconcile_touches_only_what_changed() {
+        let (port, serve) = crate::demo_server::bind_http(0).await.unwrap();
+        let server = tokio::spawn(serve);
+        let url = format!("http://127.0.0.1:{port}/mcp");
+        let spec = |name: &str, prefix: &str, origin_line: usize| {
+            let mut d = definition(serde_json::json!({"name": name, "url": url, "toolPrefix": prefix, "autoStart": true, "pingInterval": 0}));
+            d.origin = format!("fleet.yaml:{origin_line}");
+            d
+        };
+        let fleet = Fleet::new(FleetOptions::default());
+        fleet.add_all(vec![spec("a", "a", 1), spec("b", "b", 5), spec("c", "c", 9)]).unwrap();
+        fleet.start_auto().await;
+        let generation = fleet.catalog().generation;
+        // Same definitions read from other lines (a comment added above): nothing to do.
+        let done = fleet.reconcile(vec![spec("a", "a", 3), spec("b", "b", 7), spec("c", "c", 11)]).await.unwrap();
+        assert_eq!(done, Reconciled::default());
+        assert_eq!(fleet.catalog().generation, generation);
+        // b renamed its prefix, c removed, d added.
+        let done = fleet.reconcile(vec![spec("a", "a", 1), spec("b", "bee", 5), spec("d", "d", 9)]).await.unwrap();
+        assert_eq!(done, Reconciled { added: vec!["d".into()], updated: vec!["b".into()], removed: vec!["c".into()] });
+        let names: Vec<String> = fleet.catalog().tools.iter().map(|t| t.public_name.clone()).collect();
+        assert!(names.contains(&"bee_echo".into()) && names.contains(&"d_echo".into()) && names.contains(&"a_echo".into()), "{names:?}");
+        assert!(!names.iter().any(|n| n.starts_with("c_") || n.starts_with("b_")), "{names:?}");
+        fleet.close().await;
+        server.abort();
+    }
+
 }
