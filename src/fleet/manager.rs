@@ -850,32 +850,41 @@ fn client_options(def: &ServerDefinition) -> ClientOptions {
     ClientOptions { name: def.name.clone(), init_timeout, request_timeout: def.timeout }
 }
 
-struct Lists {
-    tools: Vec<Tool>,
+/// What a server offers besides its tools, re-listed together on a prompts or resources
+/// list_changed.
+struct Others {
     prompts: Vec<Prompt>,
     resources: Vec<Resource>,
     resource_templates: Vec<ResourceTemplate>,
 }
 
-/// A server's resource templates; one that lists resources but has no templates answers
-/// "method not found", which is no failure.
-async fn templates_of(conn: &Connection) -> Result<Vec<ResourceTemplate>> {
-    if conn.server_info().capabilities.resources.is_none() {
-        return Ok(Vec::new());
-    }
-    match conn.list_resource_templates(None).await {
-        Err(Error::Server { code: -32601, .. }) => Ok(Vec::new()),
-        other => other,
+impl Others {
+    fn store(self, status: &mut Status) {
+        status.prompts = self.prompts;
+        status.resources = self.resources;
+        status.resource_templates = self.resource_templates;
     }
 }
 
-async fn fetch_lists(conn: &Connection) -> Result<Lists> {
+async fn fetch_others(conn: &Connection) -> Result<Others> {
     let caps = conn.server_info().capabilities.clone();
-    let tools = if caps.tools.is_some() { conn.list_tools(None).await? } else { Vec::new() };
     let prompts = if caps.prompts.is_some() { conn.list_prompts(None).await? } else { Vec::new() };
-    let resources = if caps.resources.is_some() { conn.list_resources(None).await? } else { Vec::new() };
-    let resource_templates = templates_of(conn).await?;
-    Ok(Lists { tools, prompts, resources, resource_templates })
+    let (resources, resource_templates) = if caps.resources.is_some() {
+        // A server that lists resources but has no templates answers "method not found".
+        let templates = match conn.list_resource_templates(None).await {
+            Err(Error::Server { code: -32601, .. }) => Vec::new(),
+            other => other?,
+        };
+        (conn.list_resources(None).await?, templates)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok(Others { prompts, resources, resource_templates })
+}
+
+async fn fetch_lists(conn: &Connection) -> Result<(Vec<Tool>, Others)> {
+    let tools = if conn.server_info().capabilities.tools.is_some() { conn.list_tools(None).await? } else { Vec::new() };
+    Ok((tools, fetch_others(conn).await?))
 }
 
 /// Once the process is exiting, a server goes down and stays down.
@@ -917,11 +926,10 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken) 
                 {
                     let mut status = slot.status.lock().unwrap();
                     status.connection = Some(conn.clone());
-                    status.known_tools = lists.tools.iter().map(|t| t.name.to_string()).collect();
-                    status.tools = lists.tools;
-                    status.prompts = lists.prompts;
-                    status.resources = lists.resources;
-                    status.resource_templates = lists.resource_templates;
+                    let (tools, others) = lists;
+                    status.known_tools = tools.iter().map(|t| t.name.to_string()).collect();
+                    status.tools = tools;
+                    others.store(&mut status);
                     status.auth = None;
                     status.up_since = Some(Instant::now());
                 }
@@ -1033,21 +1041,12 @@ async fn watch(inner: &Inner, slot: &Slot, conn: &Connection, def: &ServerDefini
                 if changed.is_err() {
                     continue;
                 }
-                let caps = conn.server_info().capabilities.clone();
-                let prompts = if caps.prompts.is_some() { conn.list_prompts(None).await } else { Ok(Vec::new()) };
-                let resources = if caps.resources.is_some() { conn.list_resources(None).await } else { Ok(Vec::new()) };
-                let templates = templates_of(conn).await;
-                match (prompts, resources, templates) {
-                    (Ok(prompts), Ok(resources), Ok(templates)) => {
-                        {
-                            let mut status = slot.status.lock().unwrap();
-                            status.prompts = prompts;
-                            status.resources = resources;
-                            status.resource_templates = templates;
-                        }
+                match fetch_others(conn).await {
+                    Ok(others) => {
+                        others.store(&mut slot.status.lock().unwrap());
                         inner.rebuild_catalog();
                     }
-                    (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => tracing::warn!(server = %slot.name, "re-listing prompts and resources after a list_changed failed: {e}"),
+                    Err(e) => tracing::warn!(server = %slot.name, "re-listing prompts and resources after a list_changed failed: {e}"),
                 }
             }
             _ = ping.tick(), if def.ping_interval.is_some() => {

@@ -34,16 +34,31 @@ pub enum Ended {
     InputClosed,
 }
 
-fn pipe_or_file_reader(fd: OwnedFd) -> std::io::Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>> {
+fn is_pipe(fd: &OwnedFd) -> bool {
     use std::os::unix::fs::FileTypeExt;
-    let is_pipe = std::fs::File::from(fd.try_clone()?).metadata().is_ok_and(|m| m.file_type().is_fifo());
-    Ok(if is_pipe { Box::new(tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?) } else { Box::new(tokio::fs::File::from_std(fd.into())) })
+    fd.try_clone().ok().and_then(|d| std::fs::File::from(d).metadata().ok()).is_some_and(|m| m.file_type().is_fifo())
 }
 
-fn pipe_or_file_writer(fd: OwnedFd) -> std::io::Result<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> {
-    use std::os::unix::fs::FileTypeExt;
-    let is_pipe = std::fs::File::from(fd.try_clone()?).metadata().is_ok_and(|m| m.file_type().is_fifo());
-    Ok(if is_pipe { Box::new(tokio::net::unix::pipe::Sender::from_owned_fd(fd)?) } else { Box::new(tokio::fs::File::from_std(fd.into())) })
+/// Our own descriptor for `fd` (stdin, a duplicate of stdout). A pipe is reopened through /proc,
+/// so the non-blocking mode tokio sets stays ours and does not leak into the process's own
+/// stdio (a `dup` would share it).
+pub fn own_fd(fd: i32, write: bool) -> std::io::Result<OwnedFd> {
+    // SAFETY: the caller's fd stays open for this call; we keep only our own descriptor.
+    let dup = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    if !is_pipe(&dup) {
+        return Ok(dup);
+    }
+    Ok(std::fs::OpenOptions::new().read(!write).write(write).open(format!("/proc/self/fd/{fd}")).map_or(dup, Into::into))
+}
+
+/// A non-blocking pipe when `fd` is one, else a file driven on the blocking pool (a terminal,
+/// a regular file).
+pub fn reader(fd: OwnedFd) -> std::io::Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>> {
+    Ok(if is_pipe(&fd) { Box::new(tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?) } else { Box::new(tokio::fs::File::from_std(fd.into())) })
+}
+
+pub fn writer(fd: OwnedFd) -> std::io::Result<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> {
+    Ok(if is_pipe(&fd) { Box::new(tokio::net::unix::pipe::Sender::from_owned_fd(fd)?) } else { Box::new(tokio::fs::File::from_std(fd.into())) })
 }
 
 async fn signalled() -> std::io::Result<()> {
@@ -88,7 +103,7 @@ pub async fn serve(fleet: Arc<Fleet>, options: ServeOptions) -> Result<Ended, Se
         }
         Front::Stdio { read, write } => {
             let io = |e: std::io::Error| ServeError::Bind { addr: "stdio".into(), source: e };
-            let (read, write) = (pipe_or_file_reader(read).map_err(io)?, pipe_or_file_writer(write).map_err(io)?);
+            let (read, write) = (reader(read).map_err(io)?, writer(write).map_err(io)?);
             tokio::select! {
                 served = serve_stream(&gateway, read, write) => {
                     if let Err(e) = served {

@@ -91,6 +91,12 @@ pub struct Adapter {
 }
 
 impl Adapter {
+    /// What a `serve_*` call publishes; management tools by default as the Adapter says.
+    fn gateway_options(&self, py: Python<'_>, name: String, management_tools: Option<bool>, tool_search: bool) -> crate::gateway::GatewayOptions {
+        self.bind_providers(py);
+        crate::gateway::GatewayOptions { name, management_tools: management_tools.unwrap_or(self.management_tools), tool_search }
+    }
+
     /// Token providers run on the loop the fleet is driven from.
     fn bind_providers(&self, py: Python<'_>) {
         for provider in self.providers.lock().unwrap().values() {
@@ -235,8 +241,7 @@ impl Adapter {
         name: String,
         tool_search: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.bind_providers(py);
-        let options = crate::gateway::GatewayOptions { name, management_tools: management_tools.unwrap_or(self.management_tools), tool_search };
+        let options = self.gateway_options(py, name, management_tools, tool_search);
         let http = crate::gateway::http::HttpOptions { host, port, path, auth_token, allow_unauthenticated };
         crate::python::gateway::start_http(py, self.fleet.clone(), options, http)
     }
@@ -253,8 +258,7 @@ impl Adapter {
         write_fd: i32,
         tool_search: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.bind_providers(py);
-        let options = crate::gateway::GatewayOptions { name, management_tools: management_tools.unwrap_or(self.management_tools), tool_search };
+        let options = self.gateway_options(py, name, management_tools, tool_search);
         crate::python::gateway::start_stdio(py, self.fleet.clone(), options, read_fd, write_fd)
     }
 

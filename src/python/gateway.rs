@@ -68,43 +68,13 @@ pub fn start_http<'py>(py: Python<'py>, fleet: Arc<Fleet>, options: GatewayOptio
     })
 }
 
-fn duplicate(fd: i32) -> std::io::Result<(std::os::fd::OwnedFd, bool)> {
-    use std::os::unix::fs::FileTypeExt;
-    // SAFETY: the caller's fd stays open for this call; we keep only our own duplicate.
-    let owned = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
-    let is_pipe = std::fs::File::from(owned.try_clone()?).metadata().is_ok_and(|m| m.file_type().is_fifo());
-    Ok((owned, is_pipe))
-}
-
-/// A pipe reopened through /proc, so that the non-blocking mode tokio sets stays ours and does
-/// not leak into the process's own stdio (a dup shares it).
-fn private(dup: (std::os::fd::OwnedFd, bool), fd: i32, write: bool) -> (std::os::fd::OwnedFd, bool) {
-    if !dup.1 {
-        return dup;
-    }
-    match std::fs::OpenOptions::new().read(!write).write(write).open(format!("/proc/self/fd/{fd}")) {
-        Ok(file) => (file.into(), true),
-        Err(_) => dup,
-    }
-}
-
-/// A duplicate of `fd` to read from: a non-blocking pipe when it is one, else a file driven
-/// on the blocking pool (a terminal, a regular file).
-fn reader(fd: i32) -> std::io::Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>> {
-    let (owned, is_pipe) = private(duplicate(fd)?, fd, false);
-    Ok(if is_pipe { Box::new(tokio::net::unix::pipe::Receiver::from_owned_fd(owned)?) } else { Box::new(tokio::fs::File::from_std(owned.into())) })
-}
-
-fn writer(fd: i32) -> std::io::Result<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> {
-    let (owned, is_pipe) = private(duplicate(fd)?, fd, true);
-    Ok(if is_pipe { Box::new(tokio::net::unix::pipe::Sender::from_owned_fd(owned)?) } else { Box::new(tokio::fs::File::from_std(owned.into())) })
-}
-
 /// Serves on `read_fd`/`write_fd` (by default this process's stdin and stdout) until the input closes.
 pub fn start_stdio<'py>(py: Python<'py>, fleet: Arc<Fleet>, options: GatewayOptions, read_fd: i32, write_fd: i32) -> PyResult<Bound<'py, PyAny>> {
     spawn(py, async move {
         let os_error = |e: std::io::Error| PyOSError::new_err(e.to_string());
-        let (read, write) = (reader(read_fd).map_err(os_error)?, writer(write_fd).map_err(os_error)?);
+        use crate::gateway::serve::{own_fd, reader, writer};
+        let read = own_fd(read_fd, false).and_then(reader).map_err(os_error)?;
+        let write = own_fd(write_fd, true).and_then(writer).map_err(os_error)?;
         let gateway = Gateway::new(fleet, options);
         serve_stream(&gateway, read, write).await.map_err(os_error)
     })
@@ -138,8 +108,8 @@ pub fn _serve_fleet(
         Some((host, port)) => Front::Http(HttpOptions { host, port, path, auth_token, allow_unauthenticated }),
         None => {
             let os_error = |e: std::io::Error| PyOSError::new_err(e.to_string());
-            let (read, _) = private(duplicate(read_fd).map_err(os_error)?, read_fd, false);
-            let (write, _) = private(duplicate(write_fd).map_err(os_error)?, write_fd, true);
+            let read = crate::gateway::serve::own_fd(read_fd, false).map_err(os_error)?;
+            let write = crate::gateway::serve::own_fd(write_fd, true).map_err(os_error)?;
             Front::Stdio { read, write }
         }
     };
