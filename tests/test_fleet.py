@@ -310,8 +310,27 @@ async def test_unclosed_adapter_is_collected_with_its_servers():
     assert await asyncio.to_thread(wait_gone, pid), "the server outlived its Adapter"
 
 
-async def test_tool_list_changes_are_followed():
-    async with mcpfleet.Adapter([demo("demo", autoStart=True)]) as fleet:
+@pytest.mark.parametrize("transport", ["stdio", "streamable-http"])
+async def test_tool_list_changes_are_followed(transport):
+    """The server says so during a call (over HTTP, on the call's own event stream)."""
+    server = None
+    if transport == "stdio":
+        definition = demo("demo", autoStart=True)
+    else:
+        port = free_port()
+        server = start_server([PY, "-m", "mcpfleet.demo_server", "--http", str(port)], port)
+        definition = {"name": "demo", "type": "streamable-http", "url": f"http://127.0.0.1:{port}/mcp", "autoStart": True}
+    try:
+        await follow_tool_list_changes(definition)
+    finally:
+        if server:
+            stop(server)
+
+
+async def follow_tool_list_changes(definition: dict) -> None:
+    async with mcpfleet.Adapter([definition]) as fleet:
+        await wait_state(fleet, "demo", "Running", "Connected")
+        await fleet.execute_tool("demo_echo", {"text": "warm"})
         assert "demo_extra" not in {t.name for t in fleet.get_tools()}
         await fleet.execute_tool("demo_toggle_tool", {})
         for _ in range(250):

@@ -5,6 +5,7 @@ and the 2025-11-25 session mode. Backends are the built-in server and an SDK ser
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx2
 import pytest
@@ -169,3 +170,57 @@ async def test_everything_behind_the_gateway_templates_images_cancellation(tmp_p
                     break
                 await asyncio.sleep(0.05)
             assert marker.read_text() == "cancelled"
+
+
+async def test_calls_in_a_session_are_answered_in_one_json_body(caplog):
+    """A `tools/call` in a session is answered by the gateway itself: one `application/json`
+    body, no event stream. The checks rmcp applies still hold on that way."""
+    caplog.set_level(logging.DEBUG, logger="mcpfleet.stderr")
+    async with mcpfleet.Adapter(fleet_servers()[:1]) as fleet, await fleet.serve_http() as front:
+        headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}
+        async with httpx2.AsyncClient(timeout=10) as http:
+            r = await http.post(front.url, json=init, headers=headers)
+            session = {**headers, "Mcp-Session-Id": r.headers["mcp-session-id"], "MCP-Protocol-Version": "2025-11-25"}
+            r = await http.post(front.url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+            assert r.status_code == 202
+
+            def call(id, name, arguments):
+                return {"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+
+            r = await http.post(front.url, json=call("é-1", "demo_echo", {"text": "ünïcode ✓"}), headers=session)
+            assert r.status_code == 200 and r.headers["content-type"] == "application/json", r.text
+            reply = r.json()
+            assert reply["id"] == "é-1" and reply["result"]["content"][0]["text"] == "ünïcode ✓"
+            assert "resultType" not in reply["result"]  # a 2025-11-25 session gets that era's shape
+            r = await http.post(front.url, json=call(7, "demo_nope", {}), headers=session)
+            assert r.json()["id"] == 7 and r.json()["error"]["code"] == -32602 and "demo_nope" in r.json()["error"]["message"]
+            failed = (await http.post(front.url, json=call(8, "demo_fail", {"message": "on purpose"}), headers=session)).json()
+            assert failed["result"]["isError"] is True
+
+            # Refused as before: a foreign page, a foreign Host, an unknown session.
+            r = await http.post(front.url, json=call(9, "demo_echo", {"text": "x"}), headers={**session, "Origin": "https://evil.example"})
+            assert r.status_code == 403
+            r = await http.post(front.url, json=call(10, "demo_echo", {"text": "x"}), headers={**session, "Host": "evil.example"})
+            assert r.status_code == 403
+            r = await http.post(front.url, json=call(11, "demo_echo", {"text": "x"}), headers={**session, "Mcp-Session-Id": "no-such-session"})
+            assert r.status_code == 404
+
+            # A client's notifications/cancelled ends the call here and upstream.
+            slow = asyncio.ensure_future(http.post(front.url, json=call("slow-1", "demo_sleep", {"seconds": 30}), headers=session))
+            await asyncio.sleep(0.5)
+            cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "slow-1", "reason": "changed my mind"}}
+            t0 = asyncio.get_running_loop().time()
+            r = await http.post(front.url, json=cancel, headers=session)
+            assert r.status_code == 202
+            answer = await asyncio.wait_for(slow, 5)
+            assert asyncio.get_running_loop().time() - t0 < 5
+            assert answer.status_code == 200 and answer.text == ""  # like rmcp: the stream ends unanswered
+            for _ in range(100):
+                if any("sleep cancelled" in rec.getMessage() for rec in caplog.records):
+                    break
+                await asyncio.sleep(0.05)
+            assert any("sleep cancelled" in rec.getMessage() for rec in caplog.records), "the server never heard of the cancellation"
+            # the session goes on
+            r = await http.post(front.url, json=call(12, "demo_add", {"a": 1, "b": 2}), headers=session)
+            assert r.json()["result"]["structuredContent"] == {"result": 3}

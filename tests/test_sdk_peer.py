@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 
 import pytest
 
@@ -54,9 +55,17 @@ async def test_sse(sdk_sse):
         await exercise(client)
 
 
-async def test_slow_call_times_out_and_the_server_is_told(tmp_path):
+def sdk_client(transport: str, http_url: str):
+    if transport == "stdio":
+        return mcpfleet.StdioClient(PY, [SDK_SERVER, "stdio"])
+    return mcpfleet.StreamableHTTPClient(http_url)
+
+
+@pytest.mark.parametrize("transport", ["stdio", "streamable-http"])
+async def test_slow_call_times_out_and_the_server_is_told(tmp_path, transport, sdk_http):
     marker = tmp_path / "cancelled"
-    async with mcpfleet.StdioClient(PY, [SDK_SERVER, "stdio"]) as client:
+    async with sdk_client(transport, sdk_http) as client:
+        await client.call_tool("add", {"a": 0, "b": 0})  # HTTP: later calls go around rmcp's worker
         with pytest.raises(mcpfleet.RequestTimeoutError):
             await client.call_tool("slow", {"seconds": 30, "marker": str(marker)}, timeout=0.5)
         for _ in range(250):
@@ -75,10 +84,12 @@ async def wait_for_marker(marker) -> str:
     return "never written"
 
 
+@pytest.mark.parametrize("transport", ["stdio", "streamable-http"])
 @pytest.mark.parametrize("how", ["task.cancel", "wait_for", "never awaited"])
-async def test_cancelled_call_is_cancelled_on_the_server(tmp_path, how):
+async def test_cancelled_call_is_cancelled_on_the_server(tmp_path, how, transport, sdk_http):
     marker = tmp_path / "cancelled"
-    async with mcpfleet.StdioClient(PY, [SDK_SERVER, "stdio"]) as client:
+    async with sdk_client(transport, sdk_http) as client:
+        await client.call_tool("add", {"a": 0, "b": 0})
         call = client.call_tool("slow", {"seconds": 30, "marker": str(marker)})
         assert asyncio.iscoroutine(call) and inspect.isawaitable(call)
         if how == "task.cancel":
@@ -111,3 +122,31 @@ async def test_expired_streamable_http_session_is_reinitialized():
             assert (await client.call_tool("add", {"a": 2, "b": 2})).text == "4"
     finally:
         stop(proc)
+
+
+async def test_what_a_server_sends_during_a_call_is_handled(sdk_http, caplog):
+    """Over streamable HTTP the server may log, report progress and ask the client things on
+    the call's own event stream before it answers."""
+    caplog.set_level(logging.INFO, logger="mcpfleet.server")
+    async with mcpfleet.StreamableHTTPClient(sdk_http) as client:
+        await client.call_tool("add", {"a": 1, "b": 1})  # calls now take the direct way (the session is known)
+        r = await client.call_tool("chatty", {"text": "naïve"}, timeout=10)
+        assert r.text == "said naïve"
+        assert any("working on naïve" in rec.getMessage() for rec in caplog.records if rec.name == "mcpfleet.server")
+        results = await asyncio.gather(*(client.call_tool("chatty", {"text": str(i)}) for i in range(10)))
+        assert [r.text for r in results] == [f"said {i}" for i in range(10)]
+
+
+async def test_a_call_whose_stream_breaks_off_is_resumed(sdk_http, caplog):
+    """The server ends the call's event stream (SSE polling) and answers on the stream the
+    client resumes with Last-Event-ID."""
+    caplog.set_level(logging.DEBUG, logger="mcpfleet")
+    mcpfleet._core._set_log_level(logging.DEBUG)
+    try:
+        async with mcpfleet.StreamableHTTPClient(sdk_http) as client:
+            await client.call_tool("add", {"a": 1, "b": 1})
+            assert (await client.call_tool("break_off", {}, timeout=10)).text == "after the break"
+            assert any("resuming a call's event stream" in r.getMessage() for r in caplog.records)
+            assert (await client.call_tool("add", {"a": 1, "b": 1})).text == "2"
+    finally:
+        mcpfleet._core._set_log_level(logging.INFO)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rmcp::model::{
     ClientCapabilities, ClientConfig, Implementation, LoggingLevel, LoggingMessageNotificationParam, ProtocolVersion, ResourceUpdatedNotificationParam,
+    ServerNotification,
 };
 use rmcp::service::NotificationContext;
 use rmcp::{ClientHandler, RoleClient};
@@ -32,8 +33,23 @@ impl Handler {
     }
 }
 
-impl ClientHandler for Handler {
-    async fn on_logging_message(&self, params: LoggingMessageNotificationParam, _cx: NotificationContext<RoleClient>) {
+impl Handler {
+    /// A notification that arrived outside rmcp's service loop (on a direct call's stream).
+    pub(crate) fn notified(&self, notification: ServerNotification) {
+        match notification {
+            ServerNotification::LoggingMessageNotification(n) => self.log(&n.params),
+            ServerNotification::ToolListChangedNotification(_) => self.tool_list_changed(),
+            ServerNotification::PromptListChangedNotification(_) | ServerNotification::ResourceListChangedNotification(_) => {
+                self.others_changed.send_modify(|n| *n += 1)
+            }
+            ServerNotification::ResourceUpdatedNotification(n) => {
+                let _ = self.resource_updated.send(n.params.uri);
+            }
+            _ => {}
+        }
+    }
+
+    fn log(&self, params: &LoggingMessageNotificationParam) {
         let logger = params.logger.as_deref().unwrap_or("");
         let data = match &params.data {
             serde_json::Value::String(s) => s.clone(),
@@ -49,9 +65,19 @@ impl ClientHandler for Handler {
         }
     }
 
-    async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
+    fn tool_list_changed(&self) {
         self.tools_changed.send_modify(|n| *n += 1);
         tracing::debug!(server = %self.name, "server reported a changed tool list");
+    }
+}
+
+impl ClientHandler for Handler {
+    async fn on_logging_message(&self, params: LoggingMessageNotificationParam, _cx: NotificationContext<RoleClient>) {
+        self.log(&params);
+    }
+
+    async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
+        self.tool_list_changed();
     }
 
     async fn on_prompt_list_changed(&self, _cx: NotificationContext<RoleClient>) {

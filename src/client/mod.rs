@@ -19,6 +19,7 @@ use rmcp::{RoleClient, ServiceExt};
 use crate::auth::find_token_error;
 use crate::error::{Error, Result};
 use crate::transport::decode::PROTOCOL_ERROR_MARKER;
+use crate::transport::direct_post::{DirectFailure, DirectPost};
 use crate::transport::http::{parse_http_url, redact_url};
 use crate::transport::sse::{SseTransport, SseTransportError, error_chain};
 use crate::transport::stdio::{self, ChildProcess, StderrBuffer};
@@ -52,6 +53,9 @@ impl Default for ClientOptions {
 /// An initialized connection to one MCP server.
 pub struct Connection {
     peer: Peer<RoleClient>,
+    /// Streamable HTTP: calls around rmcp's client worker.
+    direct: Option<DirectPost>,
+    handler: Handler,
     service: Mutex<Option<RunningService<RoleClient, Handler>>>,
     process: Option<Arc<ChildProcess>>,
     info: Arc<ServerPeerInfo>,
@@ -91,6 +95,7 @@ impl Connection {
     async fn connect_once(config: &TransportConfig, options: ClientOptions) -> Result<Self> {
         config.register_secrets();
         let handler = Handler::new(options.name.as_str().into());
+        let mut direct = None;
         let tools_changed = handler.tools_changed.clone();
         let others_changed = handler.others_changed.clone();
         let resource_updated = handler.resource_updated.clone();
@@ -100,7 +105,7 @@ impl Connection {
                 let (child, transport) = stdio::spawn(params)?;
                 let child = Arc::new(child);
                 let outcome = tokio::select! {
-                    r = tokio::time::timeout(init_timeout, handler.serve(transport)) => match r {
+                    r = tokio::time::timeout(init_timeout, handler.clone().serve(transport)) => match r {
                         Ok(Ok(service)) => Ok(service),
                         Ok(Err(e)) => Err(init_error_stdio(e, &child).await),
                         Err(_) => Err(Error::Timeout {
@@ -121,8 +126,9 @@ impl Connection {
             }
             TransportConfig::StreamableHttp { url, options: http } => {
                 let parsed = parse_http_url(url)?;
-                let transport = streamable_http::transport(&parsed, http)?;
-                let service = tokio::time::timeout(init_timeout, handler.serve(transport))
+                let (transport, direct_post) = streamable_http::transport(&parsed, http)?;
+                direct = Some(direct_post);
+                let service = tokio::time::timeout(init_timeout, handler.clone().serve(transport))
                     .await
                     .map_err(|_| init_timeout_error(&redact_url(url), init_timeout))?
                     .map_err(|e| init_error_remote(e, &redact_url(url)))?;
@@ -131,7 +137,7 @@ impl Connection {
             TransportConfig::Sse { url, options: http } => {
                 let parsed = parse_http_url(url)?;
                 let transport = SseTransport::connect(&parsed, http, init_timeout).await?;
-                let service = tokio::time::timeout(init_timeout, handler.serve(transport))
+                let service = tokio::time::timeout(init_timeout, handler.clone().serve(transport))
                     .await
                     .map_err(|_| init_timeout_error(&redact_url(url), init_timeout))?
                     .map_err(|e| init_error_remote(e, &redact_url(url)))?;
@@ -145,6 +151,8 @@ impl Connection {
         tracing::debug!(server = %options.name, version = %info.protocol_version, "initialized");
         Ok(Self {
             peer,
+            direct,
+            handler,
             service: Mutex::new(Some(service)),
             process,
             info,
@@ -275,6 +283,15 @@ impl Connection {
     /// A tool that fails reports it in the result (`is_error`); only protocol and transport
     /// failures are errors here.
     pub async fn call_tool(&self, name: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<CallToolResult> {
+        if let Some(direct) = self.direct.as_ref().filter(|d| d.ready() && !self.is_closed()) {
+            let limit = timeout.unwrap_or(self.options.request_timeout);
+            match tokio::time::timeout(limit, direct.call_tool(name, arguments.as_ref(), &self.handler, &self.peer)).await {
+                Ok(Some(Ok(result))) => return Ok(result),
+                Ok(Some(Err(failure))) => return Err(self.direct_error(name, failure)),
+                Ok(None) => {}
+                Err(_) => return Err(Error::Timeout { operation: describe("tools/call", Some(name)), timeout: limit, detail: None }),
+            }
+        }
         let mut params = CallToolRequestParams::new(name.to_owned());
         params.arguments = arguments;
         self.request("tools/call", Some(name), timeout, self.peer.call_tool(params)).await
@@ -359,6 +376,15 @@ impl Connection {
                 Err(_) => Err(Error::Timeout { operation: describe(method, target), timeout: limit, detail: None }),
             },
             error = exited => Err(error),
+        }
+    }
+
+    fn direct_error(&self, name: &str, failure: DirectFailure) -> Error {
+        let what = describe("tools/call", Some(name));
+        match failure {
+            DirectFailure::Server(data) => server_error(what, data),
+            DirectFailure::Transport(reason) => Error::Transport(format!("{what}: {reason}")),
+            DirectFailure::Protocol(reason) => Error::Protocol(format!("{what}: {reason}")),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,16 +14,21 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use super::direct::{DirectCalls, SessionActivity};
 use super::{Gateway, Session};
 
 /// Connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 1024;
-/// A client that has not sent its request headers by then is disconnected (slowloris).
+/// A client that has not sent its request headers (or a call's body) by then is disconnected
+/// (slowloris).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Sessions idle this long are ended (the client then initializes again). Long, because rmcp
-/// does not count an open event stream as activity.
-const SESSION_IDLE: Duration = Duration::from_secs(24 * 3600);
+/// Sessions without a request or an open event stream for this long are ended (the client then
+/// initializes again), unless told otherwise.
+pub const SESSION_IDLE: Duration = Duration::from_secs(3600);
+
+/// Origins whose pages may use the gateway (DNS-rebinding protection); `direct` mirrors them.
+const ALLOWED_ORIGINS: [&str; 5] = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "https://localhost:*", "https://127.0.0.1:*"];
 
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -35,11 +41,13 @@ pub struct HttpOptions {
     pub auth_token: Option<String>,
     /// Allow a non-loopback address without a token.
     pub allow_unauthenticated: bool,
+    /// A session with neither a request nor an open event stream for this long is ended.
+    pub session_idle: Duration,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 0, path: "/mcp".into(), auth_token: None, allow_unauthenticated: false }
+        Self { host: "127.0.0.1".into(), port: 0, path: "/mcp".into(), auth_token: None, allow_unauthenticated: false, session_idle: SESSION_IDLE }
     }
 }
 
@@ -104,7 +112,7 @@ pub async fn serve_http(gateway: &Gateway, options: HttpOptions) -> Result<HttpS
     let mut config = StreamableHttpServerConfig::default()
         .with_cancellation_token(stop.child_token())
         // A page on another site must not drive a local gateway through the browser.
-        .with_allowed_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "https://localhost:*", "https://127.0.0.1:*"])
+        .with_allowed_origins(ALLOWED_ORIGINS)
         .enforce_origin_validation()
         // No resumable streams (no event store), so no priming event: one write less per reply.
         .with_sse_retry(None);
@@ -113,17 +121,34 @@ pub async fn serve_http(gateway: &Gateway, options: HttpOptions) -> Result<HttpS
         config = config.disable_allowed_hosts();
     }
     let mut sessions = LocalSessionManager::default();
-    sessions.session_config.keep_alive = Some(SESSION_IDLE);
+    // Expiry is ours (`SessionActivity`): rmcp's counts neither direct calls nor open streams.
+    sessions.session_config.keep_alive = None;
     sessions.session_config.sse_retry = None;
+    let sessions = Arc::new(sessions);
     let factory_gateway = gateway.clone();
     let service: StreamableHttpService<Session, LocalSessionManager> =
-        StreamableHttpService::new(move || Ok(factory_gateway.session()), sessions.into(), config);
+        StreamableHttpService::new(move || Ok(factory_gateway.session()), sessions.clone(), config);
+    let front = Arc::new(Front {
+        service,
+        path: options.path.clone(),
+        token: token.clone(),
+        direct: DirectCalls::new(gateway.shared.clone(), sessions.clone(), ip.is_loopback()),
+        activity: Arc::new(SessionActivity::default()),
+    });
+    let sweep = (options.session_idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(60));
+    let expiry = front.activity.clone().expire(Arc::downgrade(&sessions), options.session_idle, sweep);
+    let expiry_stop = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = expiry => {}
+            _ = expiry_stop.cancelled() => {}
+        }
+    });
 
     let host = if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() };
     let url = format!("http://{host}:{}{}", local_addr.port(), options.path);
-    let path = options.path.clone();
     let accept_stop = stop.clone();
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let task = tokio::spawn(async move {
         loop {
             let Ok(slot) = slots.clone().acquire_owned().await else { return };
@@ -139,12 +164,12 @@ pub async fn serve_http(gateway: &Gateway, options: HttpOptions) -> Result<HttpS
                 },
             };
             let _ = stream.set_nodelay(true);
-            let (service, path, token, conn_stop) = (service.clone(), path.clone(), token.clone(), accept_stop.clone());
+            let (front, conn_stop) = (front.clone(), accept_stop.clone());
             tokio::spawn(async move {
                 let _slot = slot;
                 let handler = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                    let (service, path, token) = (service.clone(), path.clone(), token.clone());
-                    async move { Ok::<_, Infallible>(front(&service, &path, token.as_deref(), request).await) }
+                    let front = front.clone();
+                    async move { Ok::<_, Infallible>(front.serve(request).await) }
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
                 let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
@@ -160,9 +185,9 @@ pub async fn serve_http(gateway: &Gateway, options: HttpOptions) -> Result<HttpS
     Ok(HttpServer { local_addr, url, stop, task })
 }
 
-type Response = http::Response<BoxBody<Bytes, Infallible>>;
+pub(super) type Response = http::Response<BoxBody<Bytes, Infallible>>;
 
-fn plain(status: http::StatusCode, text: &str) -> Response {
+pub(super) fn plain(status: http::StatusCode, text: &str) -> Response {
     let body = http_body_util::Full::new(Bytes::from(text.to_string())).map_err(|e| match e {}).boxed();
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
@@ -170,31 +195,95 @@ fn plain(status: http::StatusCode, text: &str) -> Response {
     response
 }
 
-/// Path and bearer token, then rmcp (which checks `Host` and `Origin`).
-async fn front(
-    service: &StreamableHttpService<Session, LocalSessionManager>,
-    path: &str,
-    token: Option<&str>,
-    request: http::Request<hyper::body::Incoming>,
-) -> Response {
-    let request_path = request.uri().path();
-    if request_path != path && request_path.strip_suffix('/') != Some(path) {
-        return plain(http::StatusCode::NOT_FOUND, &format!("not found; the MCP endpoint is {path}"));
-    }
-    if let Some(expected) = token {
-        let given = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
-        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes())) {
-            let mut response = plain(http::StatusCode::UNAUTHORIZED, "a valid bearer token is required");
-            let challenge = if given.is_some() { r#"Bearer realm="mcpfleet", error="invalid_token""# } else { r#"Bearer realm="mcpfleet""# };
-            response.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static(challenge));
-            return response;
+struct Front {
+    service: StreamableHttpService<Session, LocalSessionManager>,
+    path: String,
+    token: Option<String>,
+    direct: DirectCalls,
+    activity: Arc<SessionActivity>,
+}
+
+impl Front {
+    /// Path and bearer token; then a call is served directly, anything else by rmcp (which
+    /// checks `Host` and `Origin`).
+    async fn serve(&self, request: http::Request<hyper::body::Incoming>) -> Response {
+        let request_path = request.uri().path();
+        if request_path != self.path && request_path.strip_suffix('/') != Some(self.path.as_str()) {
+            return plain(http::StatusCode::NOT_FOUND, &format!("not found; the MCP endpoint is {}", self.path));
+        }
+        if let Some(expected) = &self.token {
+            let given = request
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+            if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes())) {
+                let mut response = plain(http::StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+                let challenge = if given.is_some() { r#"Bearer realm="mcpfleet", error="invalid_token""# } else { r#"Bearer realm="mcpfleet""# };
+                response.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static(challenge));
+                return response;
+            }
+        }
+        let session = request.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        if let Some(session) = &session {
+            self.activity.touch(session);
+        }
+        match *request.method() {
+            http::Method::POST => {
+                let Some(session) = self.direct.candidate(request.headers()).map(str::to_owned) else {
+                    return self.service.handle(request).await;
+                };
+                // The head promised at most MAX_BODY_BYTES; hyper holds the body to its length.
+                let (parts, body) = request.into_parts();
+                let body = match tokio::time::timeout(HEADER_TIMEOUT, body.collect()).await {
+                    Ok(Ok(collected)) => collected.to_bytes(),
+                    Ok(Err(_)) => return plain(http::StatusCode::BAD_REQUEST, "the request body could not be read"),
+                    Err(_) => return plain(http::StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time"),
+                };
+                if let Some(response) = self.direct.serve(&session, &body).await {
+                    return response;
+                }
+                self.service.handle(http::Request::from_parts(parts, http_body_util::Full::new(body))).await
+            }
+            http::Method::GET => {
+                let response = self.service.handle(request).await;
+                match session {
+                    Some(session) if response.status() == http::StatusCode::OK => {
+                        let guard = self.activity.stream_opened(&session);
+                        response.map(|body| Guarded { body, _guard: guard }.boxed())
+                    }
+                    _ => response,
+                }
+            }
+            _ => self.service.handle(request).await,
         }
     }
-    service.handle(request).await
+}
+
+/// A response body that holds a guard until the body is done with.
+struct Guarded<B, G> {
+    body: B,
+    _guard: G,
+}
+
+impl<B: hyper::body::Body + Unpin, G: Unpin> hyper::body::Body for Guarded<B, G> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Equal without an early exit: the time taken does not tell how much of a guess was right.

@@ -7,6 +7,7 @@
 // clients holding a 2025-11-25 session use.
 #![allow(deprecated)]
 
+mod direct;
 pub mod http;
 pub mod search;
 pub mod serve;
@@ -234,16 +235,50 @@ impl Session {
     }
 }
 
+impl Shared {
+    /// A `tools/call` from any client: the search tools, the management tools, else the fleet.
+    async fn call_tool(&self, mut request: CallToolRequestParams) -> Result<CallToolResult, ErrorData> {
+        let mut via_search = false;
+        if self.options.tool_search {
+            if request.name == search::SEARCH_TOOLS {
+                return Ok(search::search_result(&self.fleet.catalog(), request.arguments.as_ref()));
+            }
+            if request.name == search::CALL_TOOL {
+                let arguments = request.arguments.take().unwrap_or_default();
+                let Some(name) = arguments.get("name").and_then(serde_json::Value::as_str) else {
+                    return Err(ErrorData::invalid_params("call_tool needs `name`, the name search_tools gave", None));
+                };
+                request.name = name.to_string().into();
+                via_search = true;
+                request.arguments = match arguments.get("arguments") {
+                    Some(serde_json::Value::Object(a)) => Some(a.clone()),
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(_) => return Err(ErrorData::invalid_params("call_tool: `arguments` must be an object", None)),
+                };
+            }
+        }
+        if self.options.management_tools {
+            if let Some(result) = management::call(&self.fleet, &request.name, request.arguments.clone()).await {
+                return Ok(result);
+            }
+        }
+        match self.fleet.call_tool(&request.name, request.arguments, None).await {
+            Ok(result) => Ok(result),
+            // A model that asked `call_tool` for a wrong name reads why, and can search again.
+            Err(error @ Error::ToolNotFound { .. }) if via_search => {
+                Ok(CallToolResult::error(vec![ContentBlock::text(format!("{error}; use search_tools to find tools"))]))
+            }
+            Err(error) => call_failure(error),
+        }
+    }
+}
+
 /// A core error as the client sees it: routing failures are JSON-RPC errors, failures of a
 /// call that reached its server are tool errors the model can read.
-fn call_failure(error: Error) -> Result<CallToolResponse, ErrorData> {
+fn call_failure(error: Error) -> Result<CallToolResult, ErrorData> {
     match error {
         Error::ToolNotFound { .. } => Err(ErrorData::invalid_params(error.to_string(), None)),
-        other => {
-            let mut result = CallToolResult::error(vec![ContentBlock::text(other.to_string())]);
-            result.result_type = Some(ResultType::COMPLETE);
-            Ok(result.into())
-        }
+        other => Ok(CallToolResult::error(vec![ContentBlock::text(other.to_string())])),
     }
 }
 
@@ -314,48 +349,16 @@ impl ServerHandler for Session {
         self.shared.options.management_tools.then(|| management::tools().into_iter().find(|t| t.name == name)).flatten()
     }
 
-    async fn call_tool(&self, mut request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
-        let mut via_search = false;
-        if self.shared.options.tool_search {
-            if request.name == search::SEARCH_TOOLS {
-                return Ok(search::search_result(&self.fleet().catalog(), request.arguments.as_ref()).into());
-            }
-            if request.name == search::CALL_TOOL {
-                let arguments = request.arguments.take().unwrap_or_default();
-                let Some(name) = arguments.get("name").and_then(serde_json::Value::as_str) else {
-                    return Err(ErrorData::invalid_params("call_tool needs `name`, the name search_tools gave", None));
-                };
-                request.name = name.to_string().into();
-                via_search = true;
-                request.arguments = match arguments.get("arguments") {
-                    Some(serde_json::Value::Object(a)) => Some(a.clone()),
-                    None | Some(serde_json::Value::Null) => None,
-                    Some(_) => return Err(ErrorData::invalid_params("call_tool: `arguments` must be an object", None)),
-                };
-            }
-        }
-        if self.shared.options.management_tools {
-            if let Some(result) = management::call(self.fleet(), &request.name, request.arguments.clone()).await {
-                return Ok(result.into());
-            }
-        }
+    async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
         // Dropping the fleet call when the client cancels cancels the upstream request too.
         tokio::select! {
-            result = self.fleet().call_tool(&request.name, request.arguments, None) => match result {
-                Ok(mut result) => {
-                    // Upstream answers in its own era; 2026-07-28 clients need the marker (rmcp
-                    // strips it again for older ones).
-                    result.result_type = Some(ResultType::COMPLETE);
-                    Ok(result.into())
-                }
-                // A model that asked `call_tool` for a wrong name reads why, and can search again.
-                Err(error @ Error::ToolNotFound { .. }) if via_search => {
-                    let mut result = CallToolResult::error(vec![ContentBlock::text(format!("{error}; use search_tools to find tools"))]);
-                    result.result_type = Some(ResultType::COMPLETE);
-                    Ok(result.into())
-                }
-                Err(error) => call_failure(error),
-            },
+            result = self.shared.call_tool(request) => {
+                let mut result = result?;
+                // Upstream answers in its own era; 2026-07-28 clients need the marker (rmcp
+                // strips it again for older ones).
+                result.result_type = Some(ResultType::COMPLETE);
+                Ok(result.into())
+            }
             _ = context.ct.cancelled() => Err(ErrorData::internal_error("cancelled by the client", None)),
         }
     }
@@ -555,6 +558,52 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), changed.changed()).await.expect("tools/list_changed").unwrap();
         assert_eq!(gateway.session_count(), 1);
         c.close().await;
+        front.close().await;
+        fleet.close().await;
+        server.abort();
+    }
+
+    /// A session over raw HTTP: its id.
+    async fn raw_session(http: &reqwest::Client, url: &str) -> String {
+        let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+        let r = raw_post(http, url, None, init).await;
+        let id = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
+        assert_eq!(raw_post(http, url, Some(&id), r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).await.status(), 202);
+        id
+    }
+
+    async fn raw_post(http: &reqwest::Client, url: &str, session: Option<&str>, body: &'static str) -> reqwest::Response {
+        let mut request = http.post(url).header("Content-Type", "application/json").header("Accept", "application/json, text/event-stream").body(body);
+        if let Some(id) = session {
+            request = request.header("Mcp-Session-Id", id).header("MCP-Protocol-Version", "2025-11-25");
+        }
+        request.send().await.unwrap()
+    }
+
+    const RAW_CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"d_echo","arguments":{"text":"hi"}}}"#;
+
+    #[tokio::test]
+    async fn idle_sessions_end_but_not_under_an_open_stream_or_calls() {
+        let (fleet, server) = demo_fleet().await;
+        let gateway = Gateway::new(fleet.clone(), GatewayOptions::default());
+        let idle = Duration::from_millis(400);
+        let front = serve_http(&gateway, HttpOptions { session_idle: idle, ..HttpOptions::default() }).await.unwrap();
+        let http = reqwest::Client::new();
+        let (quiet, streaming, busy) = (raw_session(&http, &front.url).await, raw_session(&http, &front.url).await, raw_session(&http, &front.url).await);
+        let stream = http.get(&front.url).header("Accept", "text/event-stream").header("Mcp-Session-Id", &streaming).header("MCP-Protocol-Version", "2025-11-25").send().await.unwrap();
+        assert_eq!(stream.status(), 200);
+        // Calls answered by the gateway itself count as use.
+        for _ in 0..12 {
+            let r = raw_post(&http, &front.url, Some(&busy), RAW_CALL).await;
+            assert_eq!(r.headers()["content-type"], "application/json");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(raw_post(&http, &front.url, Some(&quiet), RAW_CALL).await.status(), 404, "the quiet session outlived its idle time");
+        assert_eq!(raw_post(&http, &front.url, Some(&busy), RAW_CALL).await.status(), 200);
+        assert_eq!(raw_post(&http, &front.url, Some(&streaming), RAW_CALL).await.status(), 200, "a session with an open stream was ended");
+        drop(stream);
+        tokio::time::sleep(idle * 3).await;
+        assert_eq!(raw_post(&http, &front.url, Some(&streaming), RAW_CALL).await.status(), 404, "the stream closed long ago");
         front.close().await;
         fleet.close().await;
         server.abort();

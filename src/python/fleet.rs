@@ -242,7 +242,7 @@ impl Adapter {
         tool_search: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = self.gateway_options(py, name, management_tools, tool_search);
-        let http = crate::gateway::http::HttpOptions { host, port, path, auth_token, allow_unauthenticated };
+        let http = crate::gateway::http::HttpOptions { host, port, path, auth_token, allow_unauthenticated, ..Default::default() };
         crate::python::gateway::start_http(py, self.fleet.clone(), options, http)
     }
 

@@ -105,7 +105,7 @@ pub fn _serve_fleet(
         .detach(|| crate::fleet::load::load_paths(&paths))
         .map_err(|p| crate::python::errors::to_py_err(crate::error::Error::Invalid(p)))?;
     let front = match http {
-        Some((host, port)) => Front::Http(HttpOptions { host, port, path, auth_token, allow_unauthenticated }),
+        Some((host, port)) => Front::Http(HttpOptions { host, port, path, auth_token, allow_unauthenticated, ..HttpOptions::default() }),
         None => {
             let os_error = |e: std::io::Error| PyOSError::new_err(e.to_string());
             let read = crate::gateway::serve::own_fd(read_fd, false).map_err(os_error)?;

@@ -134,7 +134,7 @@ impl MessageDecoder {
 
 /// The top-level `"id"` of a JSON object, read without decoding the rest: works on text that
 /// is not UTF-8 or nests too deep for a parser. Bounded by the line; no recursion.
-fn top_level_id(line: &[u8]) -> Option<RequestId> {
+pub(crate) fn top_level_id(line: &[u8]) -> Option<RequestId> {
     let mut depth = 0usize;
     let mut i = 0;
     let n = line.len();

@@ -1,6 +1,7 @@
 //! The three MCP transports and their shared HTTP options.
 
 pub mod decode;
+pub mod direct_post;
 pub mod http;
 pub mod sse;
 pub mod stdio;

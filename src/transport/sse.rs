@@ -44,11 +44,11 @@ pub struct SseTransport {
 }
 
 /// Largest SSE event accepted; a longer one (or one that never ends) ends the stream.
-const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// The response body, failing once an event grows past [`MAX_EVENT_BYTES`]: the SSE parser
 /// itself would buffer an endless event without bound.
-fn bounded_events(
+pub(crate) fn bounded_events(
     body: impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
 ) -> impl futures::Stream<Item = std::result::Result<bytes::Bytes, std::io::Error>> + Send + 'static {
     let mut since_blank = 0usize;

@@ -16,6 +16,7 @@ use rmcp::transport::streamable_http_client::{
 };
 use sse_stream::{Error as SseError, Sse};
 
+use super::direct_post::{DirectPost, SessionSeen};
 use super::http::HttpOptions;
 use crate::auth::{Rejection, TokenError, Tokens};
 use crate::error::Result;
@@ -23,8 +24,11 @@ use crate::error::Result;
 /// Reconnect attempts for a dropped SSE stream before the transport gives up.
 const MAX_RECONNECTS: usize = 5;
 
-pub fn transport(url: &url::Url, options: &HttpOptions) -> Result<StreamableHttpClientTransport<AuthorizedClient>> {
-    let client = AuthorizedClient { http: options.build_client()?, tokens: options.tokens.clone() };
+/// rmcp's transport, and the way for calls around it, sharing one connection pool and session.
+pub fn transport(url: &url::Url, options: &HttpOptions) -> Result<(StreamableHttpClientTransport<AuthorizedClient>, DirectPost)> {
+    let session = SessionSeen::default();
+    let client = AuthorizedClient { http: options.build_client()?, tokens: options.tokens.clone(), session: session.clone() };
+    let direct = DirectPost::new(client.http.clone(), url.clone(), options.tokens.clone(), session);
     let headers: HashMap<_, _> = options.header_map()?.into_iter().filter_map(|(k, v)| Some((k?, v))).collect();
     let mut retry = ExponentialBackoff::default();
     retry.max_times = Some(MAX_RECONNECTS);
@@ -34,7 +38,7 @@ pub fn transport(url: &url::Url, options: &HttpOptions) -> Result<StreamableHttp
         .custom_headers(headers)
         .reinit_on_expired_session(true);
     config.retry_config = Arc::new(retry);
-    Ok(StreamableHttpClientTransport::with_client(client, config))
+    Ok((StreamableHttpClientTransport::with_client(client, config), direct))
 }
 
 /// reqwest, with the bearer token taken from `tokens` for each request (when set).
@@ -42,6 +46,8 @@ pub fn transport(url: &url::Url, options: &HttpOptions) -> Result<StreamableHttp
 pub struct AuthorizedClient {
     http: reqwest::Client,
     tokens: Option<Tokens>,
+    /// The session rmcp holds, for [`DirectPost`].
+    session: SessionSeen,
 }
 
 type HttpError = StreamableHttpError<reqwest::Error>;
@@ -122,6 +128,11 @@ impl StreamableHttpClient for AuthorizedClient {
         headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> std::result::Result<StreamableHttpPostResponse, HttpError> {
+        if let Some(id) = &session_id {
+            if !super::is_initialize(&message) {
+                self.session.record(id, &headers);
+            }
+        }
         if self.tokens.is_none() {
             return self.http.post_message_with_response_limits(uri, message, session_id, auth, headers, limits).await;
         }
