@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable, Generator
 from os import PathLike
 from typing import Any, Generic, Protocol, TypeVar, Union, final
 
+import mcp.types
+
 __version__: str
 
 _T = TypeVar("_T")
@@ -249,6 +251,11 @@ def new_mcp_client_from_type(type: str, config: MCPClientConfig) -> StdioClient 
 class ServerInfo:
     """What the server said about itself in the `initialize` handshake."""
 
+    def to_dict(self) -> dict[str, Any]:
+        """The value as the MCP specification spells it: a dict with camelCase keys."""
+    def to_mcp(self) -> mcp.types.InitializeResult:
+        """The same value as the official `mcp` SDK's model (needs `pip install mcp`)."""
+
     @property
     def name(self) -> str | None: ...
     @property
@@ -265,6 +272,11 @@ class ServerInfo:
 @final
 class Tool:
     """A tool offered by a server."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The value as the MCP specification spells it: a dict with camelCase keys."""
+    def to_mcp(self) -> mcp.types.Tool:
+        """The same value as the official `mcp` SDK's model (needs `pip install mcp`)."""
 
     @property
     def name(self) -> str: ...
@@ -286,6 +298,11 @@ Content = TextContent | ImageContent | AudioContent | EmbeddedResource | Resourc
 @final
 class CallToolResult:
     """The outcome of a tool call; a failed tool has `is_error=True`."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The value as the MCP specification spells it: a dict with camelCase keys."""
+    def to_mcp(self) -> mcp.types.CallToolResult:
+        """The same value as the official `mcp` SDK's model (needs `pip install mcp`)."""
 
     @property
     def content(self) -> list[Content]: ...
@@ -338,6 +355,11 @@ class ResourceLink:
 class Resource:
     """A resource a server lists."""
 
+    def to_dict(self) -> dict[str, Any]:
+        """The value as the MCP specification spells it: a dict with camelCase keys."""
+    def to_mcp(self) -> mcp.types.Resource:
+        """The same value as the official `mcp` SDK's model (needs `pip install mcp`)."""
+
     uri: str
     name: str
     title: str | None
@@ -359,6 +381,11 @@ class BlobResourceContents:
 
 @final
 class ReadResourceResult:
+
+    def to_dict(self) -> dict[str, Any]:
+        """The value as the MCP specification spells it: a dict with camelCase keys."""
+    def to_mcp(self) -> mcp.types.ReadResourceResult:
+        """The same value as the official `mcp` SDK's model (needs `pip install mcp`)."""
     @property
     def contents(self) -> list[TextResourceContents | BlobResourceContents]: ...
     @property
@@ -374,6 +401,11 @@ class PromptArgument:
 
 @final
 class Prompt:
+
+    def to_dict(self) -> dict[str, Any]:
+        """The value as the MCP specification spells it: a dict with camelCase keys."""
+    def to_mcp(self) -> mcp.types.Prompt:
+        """The same value as the official `mcp` SDK's model (needs `pip install mcp`)."""
     name: str
     title: str | None
     description: str | None
@@ -386,6 +418,11 @@ class PromptMessage:
 
 @final
 class GetPromptResult:
+
+    def to_dict(self) -> dict[str, Any]:
+        """The value as the MCP specification spells it: a dict with camelCase keys."""
+    def to_mcp(self) -> mcp.types.GetPromptResult:
+        """The same value as the official `mcp` SDK's model (needs `pip install mcp`)."""
     description: str | None
     messages: list[PromptMessage]
 
@@ -484,6 +521,11 @@ class MCPServerInfo:
 class ToolMetadata:
     """An aggregated tool."""
 
+    def to_dict(self) -> dict[str, Any]:
+        """The value (under its public name) as the MCP specification spells it: a dict with camelCase keys."""
+    def to_mcp(self) -> mcp.types.Tool:
+        """The same value as the official `mcp` SDK's model (needs `pip install mcp`)."""
+
     @property
     def name(self) -> str:
         """The public name (`{prefix}_{tool}`), what `execute_tool` takes."""
@@ -561,8 +603,12 @@ class Adapter:
         new servers added (autoStart ones started), missing ones deleted, changed ones updated
         (restarted only when something that matters changed). A configuration with any problem
         raises ``ConfigError`` and changes nothing. Returns ``{"added", "updated", "removed"}``."""
-    async def create(self, spec: Any) -> MCPServerInfo: ...
-    async def update(self, name: str, spec: Any) -> MCPServerInfo: ...
+    async def create(self, spec: Any) -> MCPServerInfo | list[MCPServerInfo]:
+        """Registers a server (or several, from a multi-document spec) and starts the
+        `autoStart` ones, also on an Adapter never entered (a notebook, cell by cell)."""
+    async def update(self, name: str, spec: Any) -> MCPServerInfo:
+        """Replaces a definition: a running server restarts when something that matters
+        changed; a stopped one starts when it became `autoStart`."""
     async def delete(self, name: str) -> None: ...
     def validate(self, spec: Any) -> list[str]:
         """Every problem of a definition (empty when valid); registers nothing."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any, Callable
 
-from . import _core
+from . import _core, _display
 from ._core import McpDiscreteStatusUpdate
 
 __all__ = ["Adapter", "MCPServer"]
@@ -132,6 +132,21 @@ class Adapter(_core.Adapter):
         self._ensure_dispatcher()
         await super().__aenter__()
         return self
+
+    def list_mcp_servers(self) -> _display.ServerList:
+        """Every server's ``MCPServerInfo`` (a list; a table in a notebook)."""
+        return _display.ServerList(super().list_mcp_servers())
+
+    def get_tools(self) -> _display.ToolList:
+        """The tools of every running server under their public names (plus the management
+        tools when enabled), sorted by name (a list; a table in a notebook)."""
+        return _display.ToolList(super().get_tools())
+
+    def _repr_html_(self) -> str:
+        servers = super().list_mcp_servers()
+        up = sum(s.state in ("Running", "Connected") for s in servers)
+        caption = f"mcpfleet: {len(servers)} server(s), {up} up, {len(super().get_tools())} tool(s)"
+        return _display.servers_html(servers, caption)
 
     async def __aexit__(self, *exc_info: object) -> bool:
         await super().__aexit__(*exc_info)

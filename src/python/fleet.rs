@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -85,7 +84,6 @@ fn definitions(providers: &Providers, spec: &Bound<'_, PyAny>, label: &str) -> P
 pub struct Adapter {
     fleet: Arc<Fleet>,
     management_tools: bool,
-    started: Arc<AtomicBool>,
     /// Token providers by server name (kept across `update()` of that server).
     providers: Providers,
 }
@@ -190,14 +188,13 @@ impl Adapter {
             }
         }
         fleet.add_all(all).map_err(to_py_err)?;
-        Ok(Self { fleet: Arc::new(fleet), management_tools, started: Arc::default(), providers })
+        Ok(Self { fleet: Arc::new(fleet), management_tools, providers })
     }
 
     /// Starts every autoStart server concurrently. Returns {name: error message or None}.
     fn start_auto<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.bind_providers(py);
         let fleet = self.fleet.clone();
-        self.started.store(true, Ordering::Release);
         spawn(py, async move {
             let outcomes = fleet.start_auto().await;
             Ok(outcomes.into_iter().map(|(name, r)| (name, r.err().map(|e| e.to_string()))).collect::<std::collections::BTreeMap<_, _>>())
@@ -208,7 +205,6 @@ impl Adapter {
         let this = slf.get();
         this.bind_providers(slf.py());
         let fleet = this.fleet.clone();
-        this.started.store(true, Ordering::Release);
         let me: Py<PyAny> = slf.clone().into_any().unbind();
         spawn(slf.py(), async move {
             fleet.start_auto().await;
@@ -287,15 +283,15 @@ impl Adapter {
         })
     }
 
-    /// Registers a server (a dict or an `MCPServer`); once the fleet is started, an autoStart
-    /// server is started too. Returns its `MCPServerInfo` (a failed start shows in `state`/`last_error`).
+    /// Registers a server (a dict or an `MCPServer`) and starts it if it is `autoStart`, whether
+    /// or not the fleet was entered (a notebook builds one cell by cell). Returns its
+    /// `MCPServerInfo` (a failed start shows in `state`/`last_error`).
     fn create<'py>(&self, py: Python<'py>, spec: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let defs = definitions(&self.providers, spec, "create()")?;
         self.bind_providers(py);
         let fleet = self.fleet.clone();
-        let start = self.started.load(Ordering::Acquire);
         spawn(py, async move {
-            let mut infos: Vec<MCPServerInfo> = fleet.create(defs, start).await.map_err(to_py_err)?.into_iter().map(MCPServerInfo).collect();
+            let mut infos: Vec<MCPServerInfo> = fleet.create(defs, true).await.map_err(to_py_err)?.into_iter().map(MCPServerInfo).collect();
             Ok(if infos.len() == 1 { OneOrMany::One(infos.remove(0)) } else { OneOrMany::Many(infos) })
         })
     }
@@ -308,9 +304,8 @@ impl Adapter {
         attach_providers(&self.providers, std::slice::from_mut(&mut def), provider.as_ref())?;
         self.bind_providers(py);
         let fleet = self.fleet.clone();
-        let start = self.started.load(Ordering::Acquire);
         spawn(py, async move {
-            fleet.update(&name, def, start).await.map_err(to_py_err)?;
+            fleet.update(&name, def, true).await.map_err(to_py_err)?;
             fleet.info(&name).map(MCPServerInfo).map_err(to_py_err)
         })
     }
@@ -550,6 +545,9 @@ pub struct MCPServerInfo(ServerInfo);
 
 #[pymethods]
 impl MCPServerInfo {
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        crate::python::types::html_of(slf.as_any())
+    }
     #[getter]
     fn name(&self) -> &str {
         &self.0.definition.name
@@ -633,6 +631,20 @@ pub struct ToolMetadata {
 
 #[pymethods]
 impl ToolMetadata {
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        crate::python::types::html_of(slf.as_any())
+    }
+    /// The tool as clients of the fleet see it (its public name), as the MCP specification
+    /// spells it: a dict with camelCase keys.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let mut tool = self.tool.clone();
+        tool.name = self.name.clone().into();
+        crate::python::types::wire_dict(py, &tool)
+    }
+    /// The same tool as the official `mcp` SDK's `mcp.types.Tool`.
+    fn to_mcp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::python::types::sdk_model(py, "Tool", self.to_dict(py)?)
+    }
     /// The public name (`{prefix}_{tool}`), what `execute_tool` takes.
     #[getter]
     fn name(&self) -> &str {

@@ -54,12 +54,42 @@ pub fn short(text: &str) -> String {
     if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text.to_string() }
 }
 
+/// A value as the MCP specification spells it: dicts with camelCase keys, as on the wire.
+pub fn wire_dict<'py, T: Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
+    json_to_py(py, &serde_json::to_value(value).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?)
+}
+
+/// The same value as the official `mcp` SDK's model `mcp.types.<name>`, for code built on the
+/// SDK's types (OpenAI Agents, LangChain's adapters, mcpadapt, smolagents, CrewAI).
+pub fn sdk_model<'py>(py: Python<'py>, name: &str, dict: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let types = py.import("mcp.types").map_err(|e| {
+        pyo3::exceptions::PyImportError::new_err(format!("to_mcp() needs the official MCP SDK: pip install mcp ({e})"))
+    })?;
+    types.getattr(name)?.call_method1("model_validate", (dict,))
+}
+
+/// The notebook display (`_repr_html_`), made by `mcpfleet._display` from the public getters.
+pub fn html_of(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    value.py().import("mcpfleet._display")?.call_method1("html_of", (value,))?.extract()
+}
+
 /// A tool offered by a server.
 #[pyclass(module = "mcpfleet", frozen)]
 pub struct Tool(pub model::Tool);
 
 #[pymethods]
 impl Tool {
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        html_of(slf.as_any())
+    }
+    /// The value as the MCP specification spells it: a dict with camelCase keys.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        wire_dict(py, &self.0)
+    }
+    /// The same value as the official `mcp` SDK's `mcp.types.Tool`.
+    fn to_mcp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        sdk_model(py, "Tool", self.to_dict(py)?)
+    }
     #[getter]
     fn name(&self) -> &str {
         &self.0.name
@@ -101,6 +131,17 @@ pub struct CallToolResult(pub model::CallToolResult);
 
 #[pymethods]
 impl CallToolResult {
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        html_of(slf.as_any())
+    }
+    /// The value as the MCP specification spells it: a dict with camelCase keys.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        wire_dict(py, &self.0)
+    }
+    /// The same value as the official `mcp` SDK's `mcp.types.CallToolResult`.
+    fn to_mcp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        sdk_model(py, "CallToolResult", self.to_dict(py)?)
+    }
     /// Content blocks: TextContent, ImageContent, AudioContent, EmbeddedResource, ResourceLink.
     #[getter]
     fn content<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -307,6 +348,14 @@ pub struct Resource(pub model::Resource);
 
 #[pymethods]
 impl Resource {
+    /// The value as the MCP specification spells it: a dict with camelCase keys.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        wire_dict(py, &self.0)
+    }
+    /// The same value as the official `mcp` SDK's `mcp.types.Resource`.
+    fn to_mcp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        sdk_model(py, "Resource", self.to_dict(py)?)
+    }
     #[getter]
     fn uri(&self) -> &str {
         &self.0.uri
@@ -385,6 +434,14 @@ pub struct ReadResourceResult(pub model::ReadResourceResult);
 
 #[pymethods]
 impl ReadResourceResult {
+    /// The value as the MCP specification spells it: a dict with camelCase keys.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        wire_dict(py, &self.0)
+    }
+    /// The same value as the official `mcp` SDK's `mcp.types.ReadResourceResult`.
+    fn to_mcp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        sdk_model(py, "ReadResourceResult", self.to_dict(py)?)
+    }
     /// TextResourceContents and BlobResourceContents items.
     #[getter]
     fn contents<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -429,6 +486,14 @@ pub struct Prompt(pub model::Prompt);
 
 #[pymethods]
 impl Prompt {
+    /// The value as the MCP specification spells it: a dict with camelCase keys.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        wire_dict(py, &self.0)
+    }
+    /// The same value as the official `mcp` SDK's `mcp.types.Prompt`.
+    fn to_mcp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        sdk_model(py, "Prompt", self.to_dict(py)?)
+    }
     #[getter]
     fn name(&self) -> &str {
         &self.0.name
@@ -480,6 +545,14 @@ pub struct GetPromptResult(pub model::GetPromptResult);
 
 #[pymethods]
 impl GetPromptResult {
+    /// The value as the MCP specification spells it: a dict with camelCase keys.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        wire_dict(py, &self.0)
+    }
+    /// The same value as the official `mcp` SDK's `mcp.types.GetPromptResult`.
+    fn to_mcp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        sdk_model(py, "GetPromptResult", self.to_dict(py)?)
+    }
     #[getter]
     fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
@@ -509,6 +582,14 @@ pub struct ServerInfo(pub std::sync::Arc<model::ServerPeerInfo>);
 
 #[pymethods]
 impl ServerInfo {
+    /// The value as the MCP specification spells it: a dict with camelCase keys.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        wire_dict(py, &*self.0)
+    }
+    /// The same value as the official `mcp` SDK's `mcp.types.InitializeResult`.
+    fn to_mcp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        sdk_model(py, "InitializeResult", self.to_dict(py)?)
+    }
     #[getter]
     fn name(&self) -> Option<&str> {
         self.0.server_info.as_ref().map(|i| i.name.as_str())
