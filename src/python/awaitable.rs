@@ -10,19 +10,25 @@
 //! `PendingCall` speaks the coroutine protocol (`send`/`throw`/`close`), so `asyncio.create_task`
 //! takes it (it is registered as a `collections.abc.Coroutine`) and a cancelled task reaches
 //! `throw`, which aborts the Rust future: rmcp then tells the server `notifications/cancelled`.
+//!
+//! `mcpfleet.sync` calls the same methods through `call_blocking`: the call's outcome then goes
+//! to a slot the calling thread waits on (without the GIL, waking every 50 ms to let Ctrl-C
+//! through), with no event loop at all.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Condvar, LazyLock, Mutex};
+use std::time::Duration;
 
-use pyo3::exceptions::{PyOSError, PyStopIteration};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyStopIteration};
 use pyo3::intern;
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyType, PyWeakrefReference};
+use pyo3::types::{PyDict, PyTuple, PyType, PyWeakrefReference};
 use tokio::task::AbortHandle;
 
 use crate::python::runtime;
@@ -88,6 +94,13 @@ impl LoopHandle {
         bridge_for(&running_loop(py)?).map(Self)
     }
 
+    /// The loop callbacks run on during blocking calls: `mcpfleet._home`'s, on a thread of its
+    /// own (the calling thread is blocked, and may itself be running a loop).
+    pub fn home(py: Python<'_>) -> PyResult<Self> {
+        let event_loop = py.import(intern!(py, "mcpfleet._home"))?.call_method0(intern!(py, "home_loop"))?;
+        bridge_for(&event_loop).map(Self)
+    }
+
     /// Runs `job` on the loop's thread, with the GIL, soon. False when the loop is gone.
     pub fn run(&self, job: Job) -> bool {
         if self.0.gone.load(Ordering::Acquire) {
@@ -151,12 +164,79 @@ fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()
 }
 
-/// Runs `future` on the runtime; the returned object is awaited in the current event loop.
+thread_local! {
+    /// Set while `call_blocking` runs a method on this thread: its call is waited for, not awaited.
+    static BLOCKING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is making a blocking call (`mcpfleet.sync`).
+pub fn blocking() -> bool {
+    BLOCKING.get()
+}
+
+/// How often a blocked thread takes the GIL back to run signal handlers (Ctrl-C).
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// Converts a finished call's value, on the thread that waited for it.
+type Outcome = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+/// Where a blocking call's outcome waits for its caller.
+#[derive(Default)]
+struct Slot {
+    outcome: Mutex<Option<Outcome>>,
+    ready: Condvar,
+}
+
+impl Slot {
+    fn put(&self, outcome: Outcome) {
+        *self.outcome.lock().unwrap() = Some(outcome);
+        self.ready.notify_all();
+    }
+
+    fn take_within(&self, limit: Duration) -> Option<Outcome> {
+        let guard = self.outcome.lock().unwrap();
+        let (mut guard, _) = self.ready.wait_timeout_while(guard, limit, |o| o.is_none()).unwrap();
+        guard.take()
+    }
+}
+
+/// `function(*args, **kwargs)` with this thread's calls made blocking; a `PendingCall` it
+/// returns is waited for (Ctrl-C cancels it), anything else is returned as it is.
+#[pyfunction]
+#[pyo3(name = "_call_blocking", signature = (function, *args, **kwargs))]
+pub fn call_blocking(py: Python<'_>, function: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
+    let previous = BLOCKING.replace(true);
+    let made = function.call(args, kwargs);
+    BLOCKING.set(previous);
+    let made = made?;
+    match made.cast::<PendingCall>() {
+        Ok(pending) => pending.get().wait(py),
+        Err(_) => Ok(made.unbind()),
+    }
+}
+
+/// Makes the running loop ready to take jobs (its reader is added on its own thread).
+#[pyfunction]
+pub fn _register_loop(py: Python<'_>) -> PyResult<()> {
+    LoopHandle::current(py).map(|_| ())
+}
+
+/// Runs `future` on the runtime; the returned object is awaited in the current event loop
+/// (or, in a blocking call, waited for).
 pub fn spawn<'py, F, T>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
+    if blocking() {
+        let slot = Arc::new(Slot::default());
+        let filled = slot.clone();
+        let task = runtime::handle().spawn(async move {
+            let outcome = future.await;
+            filled.put(Box::new(move |py| outcome.and_then(|value| value.into_py_any(py))));
+        });
+        return Ok(Bound::new(py, PendingCall { delivery: Delivery::Blocking(slot), abort: task.abort_handle() })?.into_any());
+    }
     let event_loop = running_loop(py)?;
     let bridge = bridge_for(&event_loop)?;
     let py_future = event_loop.call_method0(intern!(py, "create_future"))?.unbind();
@@ -172,20 +252,58 @@ where
             };
         }));
     });
-    Ok(Bound::new(py, PendingCall { future: py_future, abort: task.abort_handle() })?.into_any())
+    Ok(Bound::new(py, PendingCall { delivery: Delivery::Loop(py_future), abort: task.abort_handle() })?.into_any())
+}
+
+enum Delivery {
+    /// An asyncio future of the loop the call was made on.
+    Loop(Py<PyAny>),
+    /// A slot a blocked thread waits on.
+    Blocking(Arc<Slot>),
 }
 
 /// An MCP operation in progress; await it (or hand it to `asyncio.create_task`). Cancelling
 /// the awaiting task cancels the operation. Dropped without being awaited, it is cancelled.
 #[pyclass(frozen, module = "mcpfleet._core")]
 pub struct PendingCall {
-    future: Py<PyAny>,
+    delivery: Delivery,
     abort: AbortHandle,
 }
 
 impl PendingCall {
+    fn future<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyAny>> {
+        match &self.delivery {
+            Delivery::Loop(future) => Ok(future.bind(py)),
+            Delivery::Blocking(_) => Err(PyRuntimeError::new_err("this call was made by mcpfleet.sync; it is waited for, not awaited")),
+        }
+    }
+
+    /// Blocks this thread (without the GIL) until the call is done. Ctrl-C (any exception a
+    /// signal handler raises) cancels the call and is raised.
+    fn wait(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let Delivery::Blocking(slot) = &self.delivery else {
+            return Err(PyRuntimeError::new_err("this call belongs to an event loop: await it"));
+        };
+        loop {
+            if let Some(outcome) = py.detach(|| slot.take_within(SIGNAL_CHECK)) {
+                return outcome(py);
+            }
+            if let Err(interrupted) = py.check_signals() {
+                self.abort.abort();
+                return Err(interrupted);
+            }
+        }
+    }
+
+    fn cancel(&self, py: Python<'_>) {
+        self.abort.abort();
+        if let Delivery::Loop(future) = &self.delivery {
+            let _ = future.bind(py).call_method0(intern!(py, "cancel"));
+        }
+    }
+
     fn step(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let future = self.future.bind(py);
+        let future = self.future(py)?;
         if future.call_method0(intern!(py, "done"))?.is_truthy()? {
             let value = future.call_method0(intern!(py, "result"))?;
             return Err(PyStopIteration::new_err((value.unbind(),)));
@@ -217,8 +335,7 @@ impl PendingCall {
     /// The awaiting task was cancelled (or something else was thrown in): abort, then re-raise.
     #[pyo3(signature = (kind, value = None, _traceback = None))]
     fn throw(&self, py: Python<'_>, kind: &Bound<'_, PyAny>, value: Option<&Bound<'_, PyAny>>, _traceback: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        self.abort.abort();
-        let _ = self.future.bind(py).call_method0(intern!(py, "cancel"));
+        self.cancel(py);
         let exception = match kind.cast::<PyType>() {
             Ok(kind) => match value {
                 Some(v) if v.is_instance(kind)? => v.clone(),
@@ -231,8 +348,7 @@ impl PendingCall {
     }
 
     fn close(&self, py: Python<'_>) {
-        self.abort.abort();
-        let _ = self.future.bind(py).call_method0(intern!(py, "cancel"));
+        self.cancel(py);
     }
 }
 

@@ -30,10 +30,14 @@ impl PyCallback {
         callback
     }
 
-    /// Makes the running loop (if any) the callable's home.
+    /// Makes the running loop (if any) the callable's home; in a blocking call, the loop of
+    /// `mcpfleet._home` (the caller's thread is blocked, even if it runs a loop).
     pub fn bind_running_loop(&self, py: Python<'_>) {
-        if let Ok(handle) = LoopHandle::current(py) {
-            *self.home.lock().unwrap() = Some(handle);
+        let handle = if crate::python::awaitable::blocking() { LoopHandle::home(py) } else { LoopHandle::current(py) };
+        match handle {
+            Ok(handle) => *self.home.lock().unwrap() = Some(handle),
+            Err(e) if crate::python::awaitable::blocking() => tracing::warn!("no loop for {}: {e}", self.role),
+            Err(_) => {}
         }
     }
 
@@ -48,7 +52,7 @@ impl PyCallback {
         let role = self.role;
         Box::pin(async move {
             let Some(home) = home else {
-                return Err(TokenError::new(format!("{role} has no event loop: use the client from async code (await initialize() first)")));
+                return Err(TokenError::new(format!("{role} has no event loop: use the client from async code (await initialize() first) or from mcpfleet.sync")));
             };
             let (tx, rx) = oneshot::channel();
             let job = move |py: Python<'_>| {

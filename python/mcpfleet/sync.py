@@ -1,0 +1,223 @@
+"""Blocking clients and fleet, for plain scripts and threads.
+
+    from mcpfleet.sync import Adapter, StdioClient
+
+    with StdioClient("python", ["-m", "mcpfleet.demo_server"]) as client:
+        print(client.call_tool("echo", {"text": "hi"}).text)
+
+The same classes as the async API, with the same arguments and results; each method returns
+when the operation is done. No event loop is created: the call runs on mcpfleet's Rust runtime
+and the calling thread waits without holding the GIL, so many threads can call at once. Every
+call is bounded by its timeout; Ctrl-C cancels the request in flight (the server is told) and
+raises ``KeyboardInterrupt``. Python token providers and stores run on a thread of their own.
+
+Called inside a running event loop (a notebook cell), a blocking call works (it does not need
+that loop), but blocks the loop while it runs: in async code, prefer the async API.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+from typing import Any
+
+from . import _core, _display, _fleet
+from . import _clients
+
+__all__ = ["Adapter", "StdioClient", "StreamableHTTPClient", "SSEClient", "DynamicAuthClient"]
+
+_call = _core._call_blocking
+
+
+class _Client:
+    """The blocking surface every client shares."""
+
+    _async_class: type = _core.MCPClientBase
+    __slots__ = ("_async",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._async = self._async_class(*args, **kwargs)
+
+    def initialize(self) -> _core.ServerInfo:
+        return _call(self._async.initialize)
+
+    def close(self) -> None:
+        _call(self._async.close)
+
+    def __enter__(self):
+        _call(self._async.__aenter__)
+        return self
+
+    def __exit__(self, *exc_info: object) -> bool:
+        self.close()
+        return False
+
+    def list_tools(self, *, timeout: float | None = None) -> list[_core.Tool]:
+        return _call(self._async.list_tools, timeout=timeout)
+
+    def call_tool(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> _core.CallToolResult:
+        return _call(self._async.call_tool, name, arguments, timeout=timeout)
+
+    def list_resources(self, *, timeout: float | None = None) -> list[_core.Resource]:
+        return _call(self._async.list_resources, timeout=timeout)
+
+    def read_resource(self, uri: str, *, timeout: float | None = None) -> _core.ReadResourceResult:
+        return _call(self._async.read_resource, uri, timeout=timeout)
+
+    def list_prompts(self, *, timeout: float | None = None) -> list[_core.Prompt]:
+        return _call(self._async.list_prompts, timeout=timeout)
+
+    def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> _core.GetPromptResult:
+        return _call(self._async.get_prompt, name, arguments, timeout=timeout)
+
+    def ping(self, *, timeout: float | None = None) -> None:
+        _call(self._async.ping, timeout=timeout)
+
+    @property
+    def server_info(self) -> _core.ServerInfo | None:
+        return self._async.server_info
+
+    @property
+    def is_connected(self) -> bool:
+        return self._async.is_connected
+
+    @property
+    def transport(self) -> str:
+        return self._async.transport
+
+    @property
+    def name(self) -> str:
+        return self._async.name
+
+    def __repr__(self) -> str:
+        return f"sync.{self._async!r}"
+
+
+class StdioClient(_Client):
+    __doc__ = _core.StdioClient.__doc__
+    _async_class = _clients.StdioClient
+    __slots__ = ()
+
+    def get_stderr(self) -> str:
+        return self._async.get_stderr()
+
+    @property
+    def pid(self) -> int | None:
+        return self._async.pid
+
+
+class StreamableHTTPClient(_Client):
+    __doc__ = _core.StreamableHTTPClient.__doc__
+    _async_class = _clients.StreamableHTTPClient
+    __slots__ = ()
+
+
+class SSEClient(_Client):
+    __doc__ = _core.SSEClient.__doc__
+    _async_class = _clients.SSEClient
+    __slots__ = ()
+
+
+class DynamicAuthClient(_Client):
+    __doc__ = _clients.DynamicAuthClient.__doc__
+    _async_class = _clients.DynamicAuthClient
+    __slots__ = ()
+
+
+class Adapter:
+    """A fleet of MCP servers with blocking methods (see ``mcpfleet.Adapter``). ``with`` starts
+    the ``autoStart`` servers and stops every server at the end."""
+
+    __slots__ = ("_async",)
+
+    def __init__(
+        self,
+        servers: Any = None,
+        *,
+        management_tools: bool = False,
+        config: str | PathLike[str] | list[str | PathLike[str]] | None = None,
+        token_providers: dict[str, Any] | None = None,
+    ) -> None:
+        self._async = _fleet.Adapter(servers, management_tools=management_tools, config=config, token_providers=token_providers)
+
+    @classmethod
+    def from_config(cls, path: str | PathLike[str] | list[str | PathLike[str]], **options: Any) -> Adapter:
+        """As ``mcpfleet.Adapter.from_config`` (``management_tools=``, ``token_providers=``)."""
+        return cls(config=path, **options)
+
+    def __enter__(self) -> Adapter:
+        self.start_auto()
+        return self
+
+    def __exit__(self, *exc_info: object) -> bool:
+        self.close()
+        return False
+
+    def start_auto(self) -> dict[str, str | None]:
+        return _call(self._async.start_auto)
+
+    def close(self) -> None:
+        _call(self._async.close)
+
+    def create(self, spec: Any) -> _core.MCPServerInfo | list[_core.MCPServerInfo]:
+        return _call(self._async.create, spec)
+
+    def update(self, name: str, spec: Any) -> _core.MCPServerInfo:
+        return _call(self._async.update, name, spec)
+
+    def delete(self, name: str) -> None:
+        _call(self._async.delete, name)
+
+    def reload(self, config: str | PathLike[str] | list[str | PathLike[str]]) -> dict[str, list[str]]:
+        return _call(self._async.reload, config)
+
+    def start(self, name: str) -> _core.MCPServerInfo:
+        return _call(self._async.start, name)
+
+    def stop(self, name: str) -> None:
+        _call(self._async.stop, name)
+
+    def restart(self, name: str) -> _core.MCPServerInfo:
+        return _call(self._async.restart, name)
+
+    def execute_tool(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> _core.CallToolResult:
+        return _call(self._async.execute_tool, name, arguments, timeout=timeout)
+
+    def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> _core.GetPromptResult:
+        return _call(self._async.get_prompt, name, arguments, timeout=timeout)
+
+    def read_resource(self, uri: str, *, server: str | None = None, timeout: float | None = None) -> _core.ReadResourceResult:
+        return _call(self._async.read_resource, uri, server=server, timeout=timeout)
+
+    def login(self, name: str, **kwargs: Any) -> Any:
+        return _call(self._async.login, name, **kwargs)
+
+    def logout(self, name: str) -> None:
+        _call(self._async.logout, name)
+
+    # What needs no waiting is the async Adapter's own.
+    def validate(self, spec: Any) -> list[str]:
+        return self._async.validate(spec)
+
+    def list_mcp_servers(self) -> _display.ServerList:
+        return self._async.list_mcp_servers()
+
+    def get_mcp_server(self, name: str) -> _core.MCPServerInfo:
+        return self._async.get_mcp_server(name)
+
+    def get_tools(self) -> _display.ToolList:
+        return self._async.get_tools()
+
+    def list_prompts(self) -> list[_core.Prompt]:
+        return self._async.list_prompts()
+
+    def list_resources(self) -> list[tuple[str, _core.Resource]]:
+        return self._async.list_resources()
+
+    def tool_name_collisions(self) -> list[tuple[str, str, str, str]]:
+        return self._async.tool_name_collisions()
+
+    def _repr_html_(self) -> str:
+        return self._async._repr_html_()
+
+    def __repr__(self) -> str:
+        return f"sync.{self._async!r}"
