@@ -2,7 +2,8 @@
 //!
 //! A call spawns its future on the runtime and returns a `PendingCall`. When the future is done,
 //! the runtime thread queues the outcome with the call's event loop and, if the queue was empty,
-//! writes an eventfd the loop watches (`loop.add_reader`). The loop thread then settles the whole
+//! wakes the loop through a descriptor it watches (`loop.add_reader`): an eventfd on Linux, a
+//! pipe elsewhere (and on Linux with `MCPFLEET_WAKER=pipe`, so that path is tested too). The loop thread then settles the whole
 //! batch: Python objects are made there, with the GIL it already holds. Compared with a GIL
 //! hand-off per result, this saves a thread switch and a GIL transfer per call, and nothing can
 //! race interpreter finalization.
@@ -36,9 +37,88 @@ use crate::python::runtime;
 /// Work for the loop thread: settling a call, or calling a Python token provider.
 pub type Job = Box<dyn FnOnce(Python<'_>) + Send>;
 
-/// One per asyncio event loop: the eventfd it watches and the jobs waiting to run there.
+/// What wakes a loop: an eventfd (one descriptor, a counter) or a non-blocking pipe.
+struct Waker {
+    read: OwnedFd,
+    /// The pipe's write end; None for an eventfd (written through `read`).
+    write: Option<OwnedFd>,
+}
+
+/// Whether this process wakes loops through pipes (read once).
+fn use_pipe() -> bool {
+    static PIPE: LazyLock<bool> = LazyLock::new(|| !cfg!(target_os = "linux") || std::env::var_os("MCPFLEET_WAKER").is_some_and(|v| v == "pipe"));
+    *PIPE
+}
+
+impl Waker {
+    fn new() -> std::io::Result<Self> {
+        #[cfg(target_os = "linux")]
+        if !use_pipe() {
+            // SAFETY: eventfd has no memory preconditions; the result is checked.
+            let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: `fd` was just created and is owned by nothing else.
+            return Ok(Self { read: unsafe { OwnedFd::from_raw_fd(fd) }, write: None });
+        }
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe() writes; the result is checked.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors were just created and are owned by nothing else.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        for fd in [&read, &write] {
+            // SAFETY: fcntl on descriptors we own; failures are reported.
+            let ok = unsafe {
+                libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) | libc::O_NONBLOCK) == 0
+                    && libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) == 0
+            };
+            if !ok {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(Self { read, write: Some(write) })
+    }
+
+    fn fd(&self) -> libc::c_int {
+        self.read.as_raw_fd()
+    }
+
+    /// Makes the descriptor readable. A full pipe already is.
+    fn wake(&self) {
+        match &self.write {
+            None => {
+                let one: u64 = 1;
+                // SAFETY: writes 8 bytes from a live u64 to our own eventfd. It can only fail
+                // when the counter would overflow, in which case the loop is due to wake anyway.
+                unsafe { libc::write(self.read.as_raw_fd(), (&raw const one).cast(), 8) };
+            }
+            Some(write) => {
+                let byte = [1u8];
+                // SAFETY: writes 1 byte from a live array to our own pipe; EAGAIN means it is full.
+                unsafe { libc::write(write.as_raw_fd(), byte.as_ptr().cast(), 1) };
+            }
+        }
+    }
+
+    /// Makes the descriptor unreadable again (nothing read is data).
+    fn drain(&self) {
+        let mut buffer = [0u8; 256];
+        loop {
+            // SAFETY: reads at most `buffer.len()` bytes into it; EAGAIN (nothing left) ends the loop.
+            let n = unsafe { libc::read(self.read.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
+            if self.write.is_none() || n < buffer.len() as isize {
+                return;
+            }
+        }
+    }
+}
+
+/// One per asyncio event loop: the descriptor it watches and the jobs waiting to run there.
 struct LoopBridge {
-    eventfd: OwnedFd,
+    waker: Waker,
     pending: Mutex<Vec<Job>>,
     /// The weak reference whose callback unregisters this bridge when the loop is collected.
     loop_ref: Mutex<Option<Py<PyWeakrefReference>>>,
@@ -48,40 +128,34 @@ struct LoopBridge {
 
 impl LoopBridge {
     fn new() -> std::io::Result<Self> {
-        // SAFETY: eventfd has no memory preconditions; the result is checked.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just created and is owned by nothing else.
-        let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Self { eventfd, pending: Mutex::new(Vec::new()), loop_ref: Mutex::new(None), gone: AtomicBool::new(false) })
+        Ok(Self { waker: Waker::new()?, pending: Mutex::new(Vec::new()), loop_ref: Mutex::new(None), gone: AtomicBool::new(false) })
     }
 
-    /// Called on the runtime thread. One eventfd write per batch, not per result.
+    /// Called on the runtime thread. One wake-up per batch, not per result.
     fn complete(&self, job: Job) {
         let mut pending = self.pending.lock().unwrap();
         let first = pending.is_empty();
         pending.push(job);
         drop(pending);
         if first {
-            let one: u64 = 1;
-            // SAFETY: writes 8 bytes from a live u64 to our own eventfd. It can only fail when
-            // the counter would overflow, in which case the loop is due to wake anyway.
-            unsafe { libc::write(self.eventfd.as_raw_fd(), (&raw const one).cast(), 8) };
+            self.waker.wake();
         }
     }
 
     /// Called on the loop thread: settles everything queued so far.
     fn settle_all(&self, py: Python<'_>) {
-        let mut counter: u64 = 0;
-        // SAFETY: reads 8 bytes into a live u64; EAGAIN (nothing to read) is fine.
-        unsafe { libc::read(self.eventfd.as_raw_fd(), (&raw mut counter).cast(), 8) };
+        self.waker.drain();
         let batch = std::mem::take(&mut *self.pending.lock().unwrap());
         for job in batch {
             job(py);
         }
     }
+}
+
+/// How loops are woken in this process: "eventfd" or "pipe".
+#[pyfunction]
+pub fn _waker_kind() -> &'static str {
+    if use_pipe() { "pipe" } else { "eventfd" }
 }
 
 /// Where jobs reach one event loop's thread (see `LoopHandle::run`).
@@ -126,7 +200,7 @@ impl SettleCompletions {
     }
 }
 
-/// Weak-reference callback: the loop is gone, so is its bridge (and its eventfd).
+/// Weak-reference callback: the loop is gone, so is its bridge (and its descriptors).
 #[pyclass(frozen, module = "mcpfleet._core")]
 struct ForgetLoop {
     key: usize,
@@ -149,9 +223,9 @@ fn bridge_for(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<LoopBridge>> {
         return Ok(bridge.clone());
     }
     let py = event_loop.py();
-    let bridge = Arc::new(LoopBridge::new().map_err(|e| PyOSError::new_err(format!("cannot create the eventfd for asyncio results: {e}")))?);
-    event_loop.call_method1(intern!(py, "add_reader"), (bridge.eventfd.as_raw_fd(), SettleCompletions { bridge: bridge.clone() }))?;
-    // A loop without weak-reference support keeps its bridge (one eventfd) for the process lifetime.
+    let bridge = Arc::new(LoopBridge::new().map_err(|e| PyOSError::new_err(format!("cannot create the wake-up descriptor for asyncio results: {e}")))?);
+    event_loop.call_method1(intern!(py, "add_reader"), (bridge.waker.fd(), SettleCompletions { bridge: bridge.clone() }))?;
+    // A loop without weak-reference support keeps its bridge (its descriptors) for the process lifetime.
     if let Ok(reference) = PyWeakrefReference::new_with(event_loop, ForgetLoop { key }) {
         *bridge.loop_ref.lock().unwrap() = Some(reference.unbind());
     }

@@ -144,6 +144,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_redact, m)?)?;
     m.add_function(wrap_pyfunction!(awaitable::call_blocking, m)?)?;
     m.add_function(wrap_pyfunction!(awaitable::_register_loop, m)?)?;
+    m.add_function(wrap_pyfunction!(awaitable::_waker_kind, m)?)?;
     m.add_function(wrap_pyfunction!(fleet::_check_config, m)?)?;
     m.add_function(wrap_pyfunction!(gateway::_serve_fleet, m)?)?;
     m.add_function(wrap_pyfunction!(_watchdog_pid, m)?)?;
