@@ -136,3 +136,12 @@ async def test_images_show_inline():
         assert '<img src="data:image/png;base64,' in image._repr_html_()
         [tool] = [t for t in await client.list_tools() if t.name == "get-tiny-image"]
         assert "get-tiny-image" in tool._repr_html_()
+
+
+def test_an_integration_without_its_framework_names_the_extra():
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['agents'] = None; sys.modules['agents.mcp'] = None\nimport mcpfleet.integrations.openai_agents"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "pip install 'mcpfleet[openai-agents]'" in done.stderr, done.stderr
