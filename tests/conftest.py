@@ -53,6 +53,14 @@ def missing(what: str) -> None:
     pytest.skip(what)
 
 
+def everything_in_a_fleet(prefix: str = "ev") -> dict:
+    """server-everything as a fleet definition (autoStart), or a skip/failure when npm has not
+    installed it."""
+    if not EVERYTHING.exists():
+        missing("npm install has not been run (server-everything missing)")
+    return {"name": "everything", "command": node(), "args": [str(EVERYTHING), "stdio"], "toolPrefix": prefix, "autoStart": True, "initTimeout": 30}
+
+
 def node() -> str:
     """Node for the npm peers: the Node 22 that `npm ci` installs (what .ci/run sets up and the
     conformance suite needs), else the system node."""

@@ -1,9 +1,9 @@
 """A scripted OpenAI-compatible chat-completions endpoint on 127.0.0.1, for driving the agent
 frameworks' own OpenAI model classes end to end without a real model.
 
-Each request is recorded. When the last message is not a tool result, the model "decides" to
-call the next tool of its script (name and arguments); when it is, the model answers with a
-final message that quotes the tool result, so a test can see what the tool returned."""
+Each request is recorded. While its script has tool calls left (one per tool result seen so
+far), the model "decides" to call the next one (name and arguments); then it answers with a
+final message that quotes the last tool result, so a test can see what the tool returned."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class ScriptedLLM:
         self.requests.append(body)
         last = body["messages"][-1]
         calls_made = sum(1 for m in body["messages"] if m.get("role") == "tool")
-        if last.get("role") == "tool" or calls_made >= len(self.script):
+        if calls_made >= len(self.script):
             text = _text(last.get("content")) if last.get("role") == "tool" else "nothing to do"
             message = {"role": "assistant", "content": f"The tool said: {text}"}
             finish = "stop"

@@ -10,7 +10,7 @@ import mcp.types
 import pytest
 
 import mcpfleet
-from conftest import EVERYTHING, PY, SDK_SERVER, missing, node
+from conftest import EVERYTHING, PY, SDK_SERVER, everything_in_a_fleet, missing, node
 
 
 def same_wire(ours: dict, sdk_model) -> None:
@@ -59,10 +59,7 @@ async def test_sdk_server_results_convert():
 
 
 async def test_images_and_fleet_tools_convert():
-    if not EVERYTHING.exists():
-        missing("npm install has not been run (server-everything missing)")
-    servers = [{"name": "everything", "command": node(), "args": [str(EVERYTHING), "stdio"], "toolPrefix": "ev", "autoStart": True, "initTimeout": 30}]
-    async with mcpfleet.Adapter(servers) as fleet:
+    async with mcpfleet.Adapter([everything_in_a_fleet()]) as fleet:
         tools = {t.name: t for t in fleet.get_tools()}
         image_tool = tools["ev_get-tiny-image"]
         sdk_tool = image_tool.to_mcp()

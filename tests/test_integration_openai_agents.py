@@ -3,10 +3,8 @@ model endpoint on 127.0.0.1, and tools that run on real MCP servers through a fl
 
 from __future__ import annotations
 
-import pytest
-
 import mcpfleet
-from conftest import EVERYTHING, PY, SDK_SERVER, missing, node
+from conftest import PY, SDK_SERVER, everything_in_a_fleet, missing
 from scripted_llm import ScriptedLLM
 
 try:
@@ -84,10 +82,7 @@ async def test_tool_filters_and_one_server_per_fleet_server():
 
 
 async def test_images_reach_the_model():
-    if not EVERYTHING.exists():
-        missing("npm install has not been run (server-everything missing)")
-    everything = [{"name": "everything", "command": node(), "args": [str(EVERYTHING), "stdio"], "toolPrefix": "ev", "autoStart": True, "initTimeout": 30}]
-    async with mcpfleet.Adapter(everything) as fleet:
+    async with mcpfleet.Adapter([everything_in_a_fleet()]) as fleet:
         with ScriptedLLM() as llm:
             llm.script = [("ev_get-tiny-image", {})]
             result = await Runner.run(agent_for(llm, [FleetMCPServer(fleet)]), "show me")

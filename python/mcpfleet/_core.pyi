@@ -511,6 +511,9 @@ class MCPServerInfo:
     @property
     def pid(self) -> int | None: ...
     @property
+    def instructions(self) -> str | None:
+        """What the server said about how to use it when it connected."""
+    @property
     def definition(self) -> dict[str, Any]:
         """The definition in the flat shape; env and header values are redacted."""
     @property

@@ -105,6 +105,8 @@ pub struct ServerInfo {
     pub uptime: Option<Duration>,
     pub pid: Option<u32>,
     pub auth: Option<AuthInfo>,
+    /// What the server, while connected, said about how to use it (`initialize`'s `instructions`).
+    pub instructions: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -613,6 +615,7 @@ impl Inner {
             uptime: status.up_since.map(|t| t.elapsed()),
             pid: status.connection.as_ref().and_then(|c| c.pid()),
             auth: status.auth.clone(),
+            instructions: status.connection.as_ref().and_then(|c| c.server_info().instructions.clone()),
             definition,
         }
     }

@@ -593,6 +593,12 @@ impl MCPServerInfo {
     fn pid(&self) -> Option<u32> {
         self.0.pid
     }
+    /// What the server said about how to use it when it connected (None when it is not up or
+    /// said nothing).
+    #[getter]
+    fn instructions(&self) -> Option<&str> {
+        self.0.instructions.as_deref()
+    }
     /// The definition as a dict in the flat shape; env and header values are redacted.
     #[getter]
     fn definition<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

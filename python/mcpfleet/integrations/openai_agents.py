@@ -14,17 +14,15 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from . import require
+from . import Source, require
 
 _agents_mcp = require("agents.mcp", "openai-agents", "the OpenAI Agents SDK")
 _util = require("agents.mcp.util", "openai-agents", "the OpenAI Agents SDK")
 import mcp.types  # noqa: E402  (the Agents SDK depends on it)
 
-from .._fleet import Adapter  # noqa: E402
+from .._fleet import Adapter  # noqa: E402  (for the annotation of servers())
 
 __all__ = ["FleetMCPServer", "servers"]
-
-_UP = ("Running", "Connected")
 
 
 class FleetMCPServer(_agents_mcp.MCPServer):
@@ -35,45 +33,27 @@ class FleetMCPServer(_agents_mcp.MCPServer):
     async). The other keyword arguments are ``agents.mcp.MCPServer``'s (``require_approval``,
     ``use_structured_content``, ``failure_error_function``, ...).
 
-    ``connect()`` starts what is not running yet (an Adapter's autoStart servers, a client's
-    session) and ``cleanup()`` stops only what ``connect()`` started. ``meta`` of a call is not
-    forwarded to the server yet."""
+    ``connect()`` (or ``async with``) starts what is not running yet (an Adapter's autoStart
+    servers, one server, a client's session) and ``cleanup()`` stops only that. ``meta`` of a
+    call is not forwarded to the server yet."""
 
     def __init__(self, source: Any, *, name: str | None = None, server: str | None = None, tool_filter: Any = None, **options: Any) -> None:
         super().__init__(**options)
-        self._source = source
-        self._fleet = source if isinstance(source, Adapter) else None
-        self._server = server
-        self._name = name or server or (getattr(source, "name", None) if self._fleet is None else "mcpfleet") or "mcpfleet"
+        self._source = Source(source, server)
+        fallback = "mcpfleet" if self._source.fleet is not None else getattr(source, "name", None)
+        self._name = name or server or fallback or "mcpfleet"
         self._tool_filter = tool_filter
         self._cached: list[mcp.types.Tool] | None = None
-        self._started = False
 
     @property
     def name(self) -> str:
         return self._name
 
     async def connect(self) -> None:
-        if self._fleet is not None and self._server is not None:
-            if self._fleet.get_mcp_server(self._server).state not in _UP:
-                await self._fleet.start(self._server)
-                self._started = True
-        elif self._fleet is not None:
-            if not any(s.state in _UP for s in self._fleet.list_mcp_servers()):
-                await self._fleet.start_auto()
-                self._started = True
-        elif not self._source.is_connected:
-            await self._source.initialize()
-            self._started = True
+        await self._source.open()
 
     async def cleanup(self) -> None:
-        if not self._started:
-            return
-        self._started = False
-        if self._fleet is not None and self._server is not None:
-            await self._fleet.stop(self._server)
-        else:
-            await self._source.close()
+        await self._source.close()
 
     async def __aenter__(self) -> FleetMCPServer:
         await self.connect()
@@ -83,11 +63,7 @@ class FleetMCPServer(_agents_mcp.MCPServer):
         await self.cleanup()
 
     async def list_tools(self, run_context: Any = None, agent: Any = None) -> list[mcp.types.Tool]:
-        if self._fleet is not None:
-            found = [t for t in self._fleet.get_tools() if self._server is None or t.server == self._server]
-        else:
-            found = await self._source.list_tools()
-        tools = [t.to_mcp() for t in found]
+        tools = [t.to_mcp() for t in await self._source.tools()]
         tools = [t for t in tools if await self._allowed(t, run_context, agent)]
         self._cached = tools
         return tools
@@ -107,32 +83,18 @@ class FleetMCPServer(_agents_mcp.MCPServer):
         return self._cached
 
     async def call_tool(self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None) -> mcp.types.CallToolResult:
-        if self._fleet is not None:
-            result = await self._fleet.execute_tool(tool_name, arguments)
-        else:
-            result = await self._source.call_tool(tool_name, arguments)
-        return result.to_mcp()
+        return (await self._source.call(tool_name, arguments)).to_mcp()
 
     async def list_prompts(self) -> mcp.types.ListPromptsResult:
-        if self._fleet is not None:
-            prompts = self._fleet.list_prompts()
-        else:
-            prompts = await self._source.list_prompts()
-        return mcp.types.ListPromptsResult(prompts=[p.to_mcp() for p in prompts])
+        return mcp.types.ListPromptsResult(prompts=[p.to_mcp() for p in await self._source.prompts()])
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> mcp.types.GetPromptResult:
         return (await self._source.get_prompt(name, arguments)).to_mcp()
 
     async def list_resources(self, cursor: str | None = None) -> mcp.types.ListResourcesResult:
-        if self._fleet is not None:
-            resources = [r for server, r in self._fleet.list_resources() if self._server is None or server == self._server]
-        else:
-            resources = await self._source.list_resources()
-        return mcp.types.ListResourcesResult(resources=[r.to_mcp() for r in resources])
+        return mcp.types.ListResourcesResult(resources=[r.to_mcp() for r in await self._source.resources()])
 
     async def read_resource(self, uri: str) -> mcp.types.ReadResourceResult:
-        if self._fleet is not None:
-            return (await self._fleet.read_resource(uri, server=self._server)).to_mcp()
         return (await self._source.read_resource(uri)).to_mcp()
 
 
