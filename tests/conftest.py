@@ -53,6 +53,14 @@ def missing(what: str) -> None:
     pytest.skip(what)
 
 
+def demo_and_sdk_fleet() -> list[dict]:
+    """The built-in server (`demo_*`) and the SDK test server (`sdk_*`), autoStart, over stdio."""
+    return [
+        {"name": "demo", "command": PY, "args": ["-m", "mcpfleet.demo_server"], "autoStart": True},
+        {"name": "py", "command": PY, "args": [str(SDK_SERVER)], "autoStart": True, "toolPrefix": "sdk"},
+    ]
+
+
 def everything_in_a_fleet(prefix: str = "ev") -> dict:
     """server-everything as a fleet definition (autoStart), or a skip/failure when npm has not
     installed it."""

@@ -4,7 +4,7 @@ model endpoint on 127.0.0.1, and tools that run on real MCP servers through a fl
 from __future__ import annotations
 
 import mcpfleet
-from conftest import PY, SDK_SERVER, everything_in_a_fleet, missing
+from conftest import PY, demo_and_sdk_fleet, everything_in_a_fleet, missing
 from scripted_llm import ScriptedLLM
 
 try:
@@ -18,10 +18,7 @@ except ImportError as e:  # pragma: no cover - CI installs it
 
 set_tracing_disabled(True)
 
-FLEET = [
-    {"name": "demo", "command": PY, "args": ["-m", "mcpfleet.demo_server"], "autoStart": True},
-    {"name": "py", "command": PY, "args": [SDK_SERVER], "autoStart": True, "toolPrefix": "sdk"},
-]
+FLEET = demo_and_sdk_fleet()
 
 
 def agent_for(llm: ScriptedLLM, mcp_servers: list) -> Agent:

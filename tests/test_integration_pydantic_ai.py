@@ -5,7 +5,7 @@ the servers' instructions."""
 from __future__ import annotations
 
 import mcpfleet
-from conftest import PY, SDK_SERVER, everything_in_a_fleet, missing
+from conftest import PY, SDK_SERVER, demo_and_sdk_fleet, everything_in_a_fleet, missing
 from scripted_llm import ScriptedLLM
 
 try:
@@ -18,10 +18,7 @@ try:
 except ImportError as e:  # pragma: no cover - CI installs it
     missing(f"Pydantic AI is not installed ({e})")
 
-FLEET = [
-    {"name": "demo", "command": PY, "args": ["-m", "mcpfleet.demo_server"], "autoStart": True},
-    {"name": "py", "command": PY, "args": [SDK_SERVER], "autoStart": True, "toolPrefix": "sdk"},
-]
+FLEET = demo_and_sdk_fleet()
 
 
 def agent_for(llm: ScriptedLLM, toolsets: list) -> Agent:
