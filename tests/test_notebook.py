@@ -37,4 +37,8 @@ async def test_the_example_notebook_runs_and_shows_html():
     added = html_of(code[5])
     assert "structured content" in added and "&quot;result&quot;: 5" in added, added
     assert '<img src="data:image/png;base64,' in html_of(code[6])
-    assert "Stopped" in text_of(code[7]) or "Disconnected" in text_of(code[7])
+    # start_auto() in a notebook: a live table, left showing the final states.
+    live = "".join(o.get("data", {}).get("text/html", "") for o in code[7].get("outputs", []) if o.get("output_type") == "display_data")
+    assert "<table" in live and "2 server(s), 2 up" in live and "first" in live and "second" in live, code[7].get("outputs")
+    assert text_of(code[7]) == "{'first': None, 'second': None}"
+    assert "Stopped" in text_of(code[9]) or "Disconnected" in text_of(code[9])

@@ -108,3 +108,25 @@ class ToolList(list):
 
     def _repr_html_(self) -> str:
         return tools_html(self)
+
+
+def live_display(initial_html: str) -> Any:
+    """A display that can be updated in place, when running in a notebook kernel; else None."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return None
+    handle = display(HTML(initial_html), display_id=True)
+    return None if handle is None else _LiveDisplay(handle, HTML)
+
+
+class _LiveDisplay:
+    def __init__(self, handle: Any, html_class: Any) -> None:
+        self._handle, self._html = handle, html_class
+
+    def update(self, html_text: str) -> None:
+        self._handle.update(self._html(html_text))

@@ -16,6 +16,9 @@ __all__ = ["Adapter", "MCPServer"]
 
 _log = logging.getLogger("mcpfleet")
 
+#: Seconds between refreshes of a notebook's table while servers start.
+_LIVE_REFRESH = 0.25
+
 
 @dataclass
 class MCPServer:
@@ -130,8 +133,21 @@ class Adapter(_core.Adapter):
 
     async def __aenter__(self) -> Adapter:
         self._ensure_dispatcher()
-        await super().__aenter__()
+        await self.start_auto()
         return self
+
+    async def start_auto(self) -> dict[str, str | None]:
+        """Starts every ``autoStart`` server at once; returns each one's first error (None when
+        it came up). In a notebook, a table shows the servers' states as they come up."""
+        live = _display.live_display(self._repr_html_())
+        pending = super().start_auto()
+        if live is None:
+            return await pending
+        task = asyncio.ensure_future(pending)
+        while not task.done():
+            await asyncio.wait({task}, timeout=_LIVE_REFRESH)
+            live.update(self._repr_html_())
+        return task.result()
 
     def list_mcp_servers(self) -> _display.ServerList:
         """Every server's ``MCPServerInfo`` (a list; a table in a notebook)."""

@@ -153,7 +153,8 @@ class Adapter:
         return False
 
     def start_auto(self) -> dict[str, str | None]:
-        return _call(self._async.start_auto)
+        # The core's own method: the async Adapter's adds a notebook display around it.
+        return _call(_core.Adapter.start_auto, self._async)
 
     def close(self) -> None:
         _call(self._async.close)
