@@ -3,6 +3,10 @@ model endpoint, with the fleet as a toolset."""
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 import mcpfleet
 from conftest import PY, demo_and_sdk_fleet, missing
 from scripted_llm import ScriptedLLM
@@ -14,7 +18,10 @@ try:
     from google.genai import types
 
     from mcpfleet.integrations.google_adk import FleetToolset
-except ImportError as e:  # pragma: no cover - CI installs it
+except ImportError as e:  # pragma: no cover - CI installs it (in a venv of its own)
+    if os.environ.get("MCPFLEET_ADK_ELSEWHERE") == "1":
+        # ADK's opentelemetry pin excludes FastMCP 4.2: .ci/run tests it in .venv-adk.
+        pytest.skip("Google ADK is tested in its own venv", allow_module_level=True)
     missing(f"Google ADK (with LiteLLM) is not installed ({e})")
 
 
