@@ -131,8 +131,11 @@ async def test_images_show_inline():
     async with mcpfleet.StdioClient(node(), [str(EVERYTHING), "stdio"], init_timeout=30) as client:
         image = await client.call_tool("get-tiny-image", {})
         assert '<img src="data:image/png;base64,' in image._repr_html_()
-        [tool] = [t for t in await client.list_tools() if t.name == "get-tiny-image"]
+        tools = await client.list_tools()
+        [tool] = [t for t in tools if t.name == "get-tiny-image"]
         assert "get-tiny-image" in tool._repr_html_()
+        # A client's list is a list, shown as a table.
+        assert isinstance(tools, list) and tools._repr_html_().startswith("<table") and "<code>get-tiny-image</code>" in tools._repr_html_()
 
 
 def test_an_integration_without_its_framework_names_the_extra():

@@ -8,7 +8,7 @@ import os
 import pytest
 
 import mcpfleet
-from conftest import PY, demo_and_sdk_fleet, missing
+from conftest import PY, demo_and_sdk_fleet, everything_in_a_fleet, missing
 from scripted_llm import ScriptedLLM
 
 try:
@@ -71,3 +71,13 @@ async def test_a_client_as_the_toolset_is_opened_on_first_use_and_closed():
     assert client.is_connected
     await toolset.close()
     assert not client.is_connected
+
+
+async def test_images_reach_adk_in_the_result():
+    async with mcpfleet.Adapter([everything_in_a_fleet()]) as fleet:
+        with ScriptedLLM() as llm:
+            llm.script = [("ev_get-tiny-image", {})]
+            events = await run(llm, FleetToolset(fleet), "image")
+            [response] = tool_responses(events)
+            images = [c for c in response["content"] if c["type"] == "image"]
+            assert images and images[0]["mimeType"] == "image/png" and images[0]["data"].startswith("iVBOR")

@@ -231,7 +231,7 @@ impl ClientBase {
         let timeout = opt_seconds(timeout, "timeout")?;
         spawn(py, async move {
             let tools = conn.list_tools(timeout).await.map_err(to_py_err)?;
-            Ok(tools.into_iter().map(Tool).collect::<Vec<_>>())
+            Ok(crate::python::types::ToolList(tools.into_iter().map(Tool).collect()))
         })
     }
 

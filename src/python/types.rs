@@ -73,6 +73,20 @@ pub fn html_of(value: &Bound<'_, PyAny>) -> PyResult<String> {
     value.py().import("mcpfleet._display")?.call_method1("html_of", (value,))?.extract()
 }
 
+/// A client's tools, as `mcpfleet._display.ToolList` (a list shown as a table in a notebook).
+pub struct ToolList(pub Vec<Tool>);
+
+impl<'py> IntoPyObject<'py> for ToolList {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        let items = PyList::new(py, self.0)?;
+        py.import(pyo3::intern!(py, "mcpfleet._display"))?.getattr(pyo3::intern!(py, "ToolList"))?.call1((items,))
+    }
+}
+
 /// A tool offered by a server.
 #[pyclass(module = "mcpfleet", frozen)]
 pub struct Tool(pub model::Tool);
