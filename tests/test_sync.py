@@ -16,7 +16,7 @@ import pytest
 
 import mcpfleet
 from mcpfleet import sync
-from conftest import PY
+from conftest import PY, headless_authorize
 
 DEMO = [PY, "-m", "mcpfleet.demo_server"]
 
@@ -161,3 +161,42 @@ def test_fleet_from_a_config_file(tmp_path):
         assert fleet.execute_tool("later_echo", {"text": "up"}).text == "up"
         fleet.delete("later")
         assert "<table" in fleet._repr_html_()
+
+
+def test_oauth_login_callback_and_token_store_work_blocking(oauth_peer_factory):
+    """The authorize callback and a Python token store (async load/save) are called from the
+    Rust side during blocking calls: they run on the mcpfleet-callbacks thread."""
+    peer = oauth_peer_factory()
+    threads: list[str] = []
+
+    class Store:
+        def __init__(self) -> None:
+            self.record = None
+
+        async def load(self):
+            threads.append(threading.current_thread().name)
+            return self.record
+
+        async def save(self, record) -> None:
+            threads.append(threading.current_thread().name)
+            self.record = record
+
+        def clear(self) -> None:
+            self.record = None
+
+    def authorize(url: str) -> str:
+        threads.append(threading.current_thread().name)
+        return headless_authorize(url)
+
+    store = Store()
+    with sync.StreamableHTTPClient(peer.url, auth=mcpfleet.OAuth(authorize=authorize, store=store)) as client:
+        first = client.call_tool("token", {}).text
+    assert first.startswith("at-") and store.record["token_response"]["access_token"] == first
+
+    def no_login(url: str) -> str:
+        raise AssertionError("the stored token should have been used")
+
+    with sync.StreamableHTTPClient(peer.url, auth=mcpfleet.OAuth(authorize=no_login, store=store)) as client:
+        assert client.call_tool("token", {}).text == first
+    assert peer.stats()["authorization_code"] == 1
+    assert threads and set(threads) == {"mcpfleet-callbacks"}, threads
