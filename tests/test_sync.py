@@ -4,10 +4,8 @@ under Ctrl-C, against real servers."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import textwrap
 import threading
 import time
