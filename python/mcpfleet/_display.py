@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any, Iterable
+import sys
+from typing import Any, Callable, Iterable
 
 _STATE_COLOURS = {
     "Running": "#1a7f37", "Connected": "#1a7f37", "Starting": "#9a6700", "Connecting": "#9a6700",
@@ -110,17 +111,18 @@ class ToolList(list):
         return tools_html(self)
 
 
-def live_display(initial_html: str) -> Any:
-    """A display that can be updated in place, when running in a notebook kernel; else None."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import HTML, display
-    except ImportError:
+def live_display(make_html: Callable[[], str]) -> Any:
+    """A display that can be updated in place, when running in a notebook kernel; else None
+    (then nothing is imported and no HTML is made)."""
+    ipython = sys.modules.get("IPython")  # a kernel has imported it already
+    if ipython is None:
         return None
-    shell = get_ipython()
+    shell = ipython.get_ipython()
     if shell is None or not hasattr(shell, "kernel"):
         return None
-    handle = display(HTML(initial_html), display_id=True)
+    from IPython.display import HTML, display
+
+    handle = display(HTML(make_html()), display_id=True)
     return None if handle is None else _LiveDisplay(handle, HTML)
 
 

@@ -139,7 +139,7 @@ class Adapter(_core.Adapter):
     async def start_auto(self) -> dict[str, str | None]:
         """Starts every ``autoStart`` server at once; returns each one's first error (None when
         it came up). In a notebook, a table shows the servers' states as they come up."""
-        live = _display.live_display(self._repr_html_())
+        live = _display.live_display(self._repr_html_)
         pending = super().start_auto()
         if live is None:
             return await pending
