@@ -4,6 +4,7 @@ three transports; crashes, restarts, crash loops, concurrency, collisions, dynam
 from __future__ import annotations
 
 import asyncio
+import json
 import gc
 import os
 import signal
@@ -49,6 +50,8 @@ async def test_three_transports_in_one_fleet(sdk_http, sdk_sse):
         assert (await fleet.execute_tool("demo_add", {"a": 2, "b": 3})).structured_content == {"result": 5}
         assert (await fleet.execute_tool("web_add", {"a": 20, "b": 22})).text == "42"
         assert (await fleet.execute_tool("old_echo", {"text": "hi"})).text == "hi"
+        trace = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+        assert json.loads((await fleet.execute_tool("web_request_meta", meta=trace)).text)["meta"] == trace
         assert "Echo: npm" in (await fleet.execute_tool("ev_echo", {"message": "npm"})).text
         prompts = {p.name for p in fleet.list_prompts()}
         assert {"demo_greet", "web_hello", "old_hello"} <= prompts

@@ -5,6 +5,7 @@ and the 2025-11-25 session mode. Backends are the built-in server and an SDK ser
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import httpx2
@@ -36,6 +37,11 @@ async def test_sdk_client_sees_the_whole_fleet(mode):
             assert not any(n.startswith("mcpserver_") for n in names)
             assert text(await client.call_tool("demo_echo", {"text": "through the gateway ü"})) == "through the gateway ü"
             assert text(await client.call_tool("sdk_add", {"a": 20, "b": 22})) == "42"
+            # The caller's `_meta` reaches the server; a progress token (nobody relays progress
+            # back yet) and the protocol's per-request keys do not.
+            trace = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "example.com/tenant": "ü"}
+            seen = json.loads(text(await client.call_tool("sdk_request_meta", {}, meta={**trace, "progressToken": "p-1"})))
+            assert seen["meta"] == trace and seen["progressToken"] != "p-1", seen
             failed = await client.call_tool("demo_fail", {"message": "on purpose"})
             assert failed.is_error and "on purpose" in text(failed)
             prompts = {p.name for p in (await client.list_prompts()).prompts}

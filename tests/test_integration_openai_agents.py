@@ -3,6 +3,8 @@ model endpoint on 127.0.0.1, and tools that run on real MCP servers through a fl
 
 from __future__ import annotations
 
+import json
+
 import mcpfleet
 from conftest import PY, demo_and_sdk_fleet, everything_in_a_fleet, missing
 from scripted_llm import ScriptedLLM
@@ -101,3 +103,22 @@ async def test_a_single_client_as_the_source_is_connected_and_closed_by_the_serv
             result = await Runner.run(agent_for(llm, [server]), "add")
         assert "4" in result.final_output
     assert not client.is_connected
+
+
+async def test_the_sdks_tool_meta_reaches_the_server():
+    """The Agents SDK's `tool_meta_resolver` makes `_meta` per call; the server sees it."""
+    seen: list = []
+
+    def resolve(context) -> dict:
+        seen.append((context.server_name, context.tool_name))
+        return {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "example.com/tool": context.tool_name}
+
+    async with mcpfleet.Adapter(FLEET) as fleet:
+        with ScriptedLLM() as llm:
+            llm.script = [("sdk_request_meta", {})]
+            server = FleetMCPServer(fleet, tool_meta_resolver=resolve)
+            async with server:
+                result = await Runner.run(agent_for(llm, [server]), "what meta?")
+    assert seen == [("mcpfleet", "sdk_request_meta")]
+    quoted = result.final_output.removeprefix("The tool said:").strip()
+    assert json.loads(quoted)["meta"] == {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "example.com/tool": "sdk_request_meta"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 
 import pytest
@@ -24,6 +25,14 @@ async def exercise(client: mcpfleet.MCPClientBase) -> None:
 
     r = await client.call_tool("boom", {"message": "kaput"})
     assert r.is_error and "boom" in r.text  # the SDK hides the exception text
+
+    # `meta` is the request's `_meta`, as given (trace context, a caller's own keys).
+    meta = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "example.com/ünïcode": {"n": [1, 2.5, None]}}
+    r = await client.call_tool("request_meta", meta=meta)
+    assert json.loads(r.text)["meta"] == meta
+    assert json.loads((await client.call_tool("request_meta", {}, meta=None)).text)["meta"] == {}
+    with pytest.raises(TypeError, match="meta must be a dict"):
+        await client.call_tool("request_meta", meta=["not", "a", "dict"])
 
     assert (await client.read_resource("test://greeting")).text == "hello from the SDK"
     assert [r.uri for r in await client.list_resources()] == ["test://greeting"]

@@ -54,8 +54,10 @@ class _Client:
     def list_tools(self, *, timeout: float | None = None) -> list[_core.Tool]:
         return _call(self._async.list_tools, timeout=timeout)
 
-    def call_tool(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> _core.CallToolResult:
-        return _call(self._async.call_tool, name, arguments, timeout=timeout)
+    def call_tool(
+        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None
+    ) -> _core.CallToolResult:
+        return _call(self._async.call_tool, name, arguments, timeout=timeout, meta=meta)
 
     def list_resources(self, *, timeout: float | None = None) -> list[_core.Resource]:
         return _call(self._async.list_resources, timeout=timeout)
@@ -180,8 +182,10 @@ class Adapter:
     def restart(self, name: str) -> _core.MCPServerInfo:
         return _call(self._async.restart, name)
 
-    def execute_tool(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> _core.CallToolResult:
-        return _call(self._async.execute_tool, name, arguments, timeout=timeout)
+    def execute_tool(
+        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None
+    ) -> _core.CallToolResult:
+        return _call(self._async.execute_tool, name, arguments, timeout=timeout, meta=meta)
 
     def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> _core.GetPromptResult:
         return _call(self._async.get_prompt, name, arguments, timeout=timeout)

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientRequest, GetPromptRequestParams, GetPromptResult, JsonObject,
-    PaginatedRequestParams, PingRequest, Prompt, ReadResourceRequestParams, ReadResourceResult, Resource, ResourceTemplate, ServerPeerInfo,
-    Tool,
+    CallToolRequestParams, CallToolResult, ClientRequest, GetPromptRequestParams, GetPromptResult, JsonObject, MetaObject,
+    PaginatedRequestParams, PingRequest, Prompt, ReadResourceRequestParams, ReadResourceResult, RequestMetaObject, Resource, ResourceTemplate,
+    ServerPeerInfo, Tool,
 };
 use rmcp::service::{ClientInitializeError, Peer, RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::InsufficientScopeError;
@@ -47,6 +47,21 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         Self { name: "server".into(), init_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// What a caller may add to one request.
+#[derive(Debug, Clone, Default)]
+pub struct RequestOptions {
+    /// Limit for this request; the connection's `request_timeout` when `None`.
+    pub timeout: Option<Duration>,
+    /// The request's `_meta` (trace context, a caller's own keys), sent as given.
+    pub meta: Option<JsonObject>,
+}
+
+impl RequestOptions {
+    pub fn timeout(timeout: Option<Duration>) -> Self {
+        Self { timeout, meta: None }
     }
 }
 
@@ -282,10 +297,11 @@ impl Connection {
 
     /// A tool that fails reports it in the result (`is_error`); only protocol and transport
     /// failures are errors here.
-    pub async fn call_tool(&self, name: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<CallToolResult> {
+    pub async fn call_tool(&self, name: &str, arguments: Option<JsonObject>, options: RequestOptions) -> Result<CallToolResult> {
+        let RequestOptions { timeout, meta } = options;
         if let Some(direct) = self.direct.as_ref().filter(|d| d.ready() && !self.is_closed()) {
             let limit = timeout.unwrap_or(self.options.request_timeout);
-            match tokio::time::timeout(limit, direct.call_tool(name, arguments.as_ref(), &self.handler, &self.peer)).await {
+            match tokio::time::timeout(limit, direct.call_tool(name, arguments.as_ref(), meta.as_ref(), &self.handler, &self.peer)).await {
                 Ok(Some(Ok(result))) => return Ok(result),
                 Ok(Some(Err(failure))) => return Err(self.direct_error(name, failure)),
                 Ok(None) => {}
@@ -294,6 +310,7 @@ impl Connection {
         }
         let mut params = CallToolRequestParams::new(name.to_owned());
         params.arguments = arguments;
+        params.meta = meta.map(|m| RequestMetaObject(MetaObject(m)));
         self.request("tools/call", Some(name), timeout, self.peer.call_tool(params)).await
     }
 
@@ -550,13 +567,13 @@ mod tests {
         let names: Vec<_> = c.list_tools(None).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
         assert!(names.contains(&"add".to_string()) && names.contains(&"echo".to_string()), "{names:?}");
         let args = serde_json::json!({"a": 2, "b": 40}).as_object().cloned();
-        let r = c.call_tool("add", args, None).await.unwrap();
+        let r = c.call_tool("add", args, RequestOptions::default()).await.unwrap();
         assert_eq!(r.structured_content, Some(serde_json::json!({"result": 42})));
-        let r = c.call_tool("fail", None, None).await.unwrap();
+        let r = c.call_tool("fail", None, RequestOptions::default()).await.unwrap();
         assert_eq!(r.is_error, Some(true));
-        let err = c.call_tool("sleep", serde_json::json!({"seconds": 5}).as_object().cloned(), Some(Duration::from_millis(200))).await;
+        let err = c.call_tool("sleep", serde_json::json!({"seconds": 5}).as_object().cloned(), RequestOptions::timeout(Some(Duration::from_millis(200)))).await;
         assert!(matches!(err, Err(Error::Timeout { .. })), "{err:?}");
-        let err = c.call_tool("nope", None, None).await.unwrap_err();
+        let err = c.call_tool("nope", None, RequestOptions::default()).await.unwrap_err();
         assert!(matches!(err, Error::Server { .. }), "{err:?}");
         let text = c.read_resource(crate::demo_server::GREETING_URI, None).await.unwrap();
         assert_eq!(text.contents.len(), 1);
@@ -616,16 +633,16 @@ mod tests {
         let c = hostile().await;
         for tool in ["bad_utf8", "deep"] {
             let started = std::time::Instant::now();
-            let err = c.call_tool(tool, None, Some(Duration::from_secs(20))).await.unwrap_err();
+            let err = c.call_tool(tool, None, RequestOptions::timeout(Some(Duration::from_secs(20)))).await.unwrap_err();
             assert!(matches!(err, Error::Protocol(_)), "{tool}: {err:?}");
             assert!(started.elapsed() < Duration::from_secs(5), "{tool}: took {:?}", started.elapsed());
             // The connection still works.
-            assert!(c.call_tool("ok", None, None).await.is_ok());
+            assert!(c.call_tool("ok", None, RequestOptions::default()).await.is_ok());
         }
-        let msg = c.call_tool("bad_utf8", None, None).await.unwrap_err().to_string();
+        let msg = c.call_tool("bad_utf8", None, RequestOptions::default()).await.unwrap_err().to_string();
         assert!(msg.contains("not valid UTF-8"), "{msg}");
         // A reply with id "1" does not answer request 1: the call times out.
-        let err = c.call_tool("string_id", None, Some(Duration::from_millis(500))).await.unwrap_err();
+        let err = c.call_tool("string_id", None, RequestOptions::timeout(Some(Duration::from_millis(500)))).await.unwrap_err();
         assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
         c.close().await;
     }
@@ -635,12 +652,12 @@ mod tests {
         for tool in ["huge", "endless"] {
             let c = hostile().await;
             let started = std::time::Instant::now();
-            let err = c.call_tool(tool, None, Some(Duration::from_secs(30))).await.unwrap_err();
+            let err = c.call_tool(tool, None, RequestOptions::timeout(Some(Duration::from_secs(30)))).await.unwrap_err();
             assert!(matches!(err, Error::Protocol(_)), "{tool}: {err:?}");
             assert!(err.to_string().contains("longer than"), "{err}");
             assert!(started.elapsed() < Duration::from_secs(10), "{tool}: took {:?}", started.elapsed());
             // Every later request fails at once, and the connection says it ended.
-            let err = c.call_tool("ok", None, Some(Duration::from_secs(30))).await.unwrap_err();
+            let err = c.call_tool("ok", None, RequestOptions::timeout(Some(Duration::from_secs(30)))).await.unwrap_err();
             assert!(matches!(err, Error::Protocol(_)), "{err:?}");
             assert!(matches!(tokio::time::timeout(Duration::from_secs(1), c.exited()).await, Ok(Error::Protocol(_))));
             c.close().await;
@@ -658,12 +675,12 @@ mod tests {
         let c = Arc::new(Connection::connect(&TransportConfig::Stdio(p), options(10000)).await.unwrap());
         let args = serde_json::json!({"text": "hello"}).as_object().cloned();
         for _ in 0..500 {
-            c.call_tool("echo", args.clone(), None).await.unwrap();
+            c.call_tool("echo", args.clone(), RequestOptions::default()).await.unwrap();
         }
         let n = 5000;
         let t0 = std::time::Instant::now();
         for _ in 0..n {
-            c.call_tool("echo", args.clone(), None).await.unwrap();
+            c.call_tool("echo", args.clone(), RequestOptions::default()).await.unwrap();
         }
         let seq = n as f64 / t0.elapsed().as_secs_f64();
         let t0 = std::time::Instant::now();
@@ -673,7 +690,7 @@ mod tests {
             let args = args.clone();
             set.spawn(async move {
                 for _ in 0..n / 16 {
-                    c.call_tool("echo", args.clone(), None).await.unwrap();
+                    c.call_tool("echo", args.clone(), RequestOptions::default()).await.unwrap();
                 }
             });
         }

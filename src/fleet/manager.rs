@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::OAuthSource;
 use crate::auth::oauth::Authorizer;
-use crate::client::{ClientOptions, Connection, DEFAULT_STDIO_INIT_TIMEOUT};
+use crate::client::{ClientOptions, Connection, DEFAULT_STDIO_INIT_TIMEOUT, RequestOptions};
 use crate::error::{Error, Result};
 use crate::fleet::definition::{ServerDefinition, ServerKind, did_you_mean};
 use crate::util::redact::redact_url;
@@ -481,17 +481,17 @@ impl Fleet {
         self.inner.updates.lock().unwrap().take();
     }
 
-    pub async fn call_tool(&self, public: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<CallToolResult> {
+    pub async fn call_tool(&self, public: &str, arguments: Option<JsonObject>, options: RequestOptions) -> Result<CallToolResult> {
         let catalog = self.catalog();
         let Some(entry) = catalog.tool(public) else {
             if let Some(server) = self.passthrough() {
-                return self.connection_of(&server)?.call_tool(public, arguments, timeout).await;
+                return self.connection_of(&server)?.call_tool(public, arguments, options).await;
             }
             return Err(self.missing(public, &catalog, true));
         };
         let conn = self.connection_of(&entry.server)?;
         let name = entry.tool.name.clone();
-        conn.call_tool(&name, arguments, timeout).await
+        conn.call_tool(&name, arguments, options).await
     }
 
     pub async fn get_prompt(&self, public: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<GetPromptResult> {
@@ -1094,15 +1094,15 @@ mod tests {
 
         let names: Vec<_> = fleet.catalog().tools.iter().map(|t| t.public_name.clone()).collect();
         assert!(names.contains(&"d_echo".to_string()) && names.contains(&"d_add".to_string()), "{names:?}");
-        let r = fleet.call_tool("d_add", serde_json::json!({"a": 1, "b": 2}).as_object().cloned(), None).await.unwrap();
+        let r = fleet.call_tool("d_add", serde_json::json!({"a": 1, "b": 2}).as_object().cloned(), RequestOptions::default()).await.unwrap();
         assert_eq!(r.structured_content, Some(serde_json::json!({"result": 3})));
-        let err = fleet.call_tool("d_ech", None, None).await.unwrap_err();
+        let err = fleet.call_tool("d_ech", None, RequestOptions::default()).await.unwrap_err();
         assert!(matches!(&err, Error::ToolNotFound { suggestions, .. } if suggestions.contains(&"d_echo".to_string())), "{err:?}");
 
         assert!(!catalog.has_changed().unwrap(), "calls and failed starts do not touch the catalog");
         fleet.stop("demo").await.unwrap();
         assert_eq!(catalog.borrow_and_update().generation, 2);
-        let err = fleet.call_tool("d_add", None, None).await.unwrap_err();
+        let err = fleet.call_tool("d_add", None, RequestOptions::default()).await.unwrap_err();
         assert!(matches!(&err, Error::ServerDown { state: "Disconnected", .. }), "{err:?}");
         assert!(fleet.catalog().tools.is_empty());
         fleet.restart("demo").await.unwrap();

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse,
-    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
-    ReadResourceRequestParams, ReadResourceResponse, ResourceUpdatedNotificationParam, ResultType, ServerCapabilities, ServerConfig,
+    Implementation, JsonObject, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
+    ReadResourceRequestParams, ReadResourceResponse, RequestMetaObject, ResourceUpdatedNotificationParam, ResultType, ServerCapabilities, ServerConfig,
     SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
@@ -28,6 +28,7 @@ use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
+use crate::client::RequestOptions;
 use crate::error::Error;
 use crate::fleet::manager::{Catalog, CatalogChange, Fleet};
 use crate::fleet::management;
@@ -235,6 +236,15 @@ impl Session {
     }
 }
 
+/// What of a client's request `_meta` goes on to the server: the caller's own keys (trace
+/// context, vendor keys). The protocol's per-request keys describe the client's link to us,
+/// and a progress token would name progress nobody relays back yet.
+fn forwarded_meta(meta: Option<RequestMetaObject>) -> Option<JsonObject> {
+    let mut meta = meta?.0.0;
+    meta.retain(|key, _| key != "progressToken" && !key.starts_with("io.modelcontextprotocol/"));
+    (!meta.is_empty()).then_some(meta)
+}
+
 impl Shared {
     /// A `tools/call` from any client: the search tools, the management tools, else the fleet.
     async fn call_tool(&self, mut request: CallToolRequestParams) -> Result<CallToolResult, ErrorData> {
@@ -262,7 +272,8 @@ impl Shared {
                 return Ok(result);
             }
         }
-        match self.fleet.call_tool(&request.name, request.arguments, None).await {
+        let options = RequestOptions { timeout: None, meta: forwarded_meta(request.meta) };
+        match self.fleet.call_tool(&request.name, request.arguments, options).await {
             Ok(result) => Ok(result),
             // A model that asked `call_tool` for a wrong name reads why, and can search again.
             Err(error @ Error::ToolNotFound { .. }) if via_search => {
@@ -349,7 +360,11 @@ impl ServerHandler for Session {
         self.shared.options.management_tools.then(|| management::tools().into_iter().find(|t| t.name == name)).flatten()
     }
 
-    async fn call_tool(&self, request: CallToolRequestParams, context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
+    async fn call_tool(&self, mut request: CallToolRequestParams, mut context: RequestContext<RoleServer>) -> Result<CallToolResponse, ErrorData> {
+        // rmcp moves the request's `_meta` into the context.
+        if request.meta.is_none() {
+            request.meta = Some(std::mem::take(&mut context.meta));
+        }
         // Dropping the fleet call when the client cancels cancels the upstream request too.
         tokio::select! {
             result = self.shared.call_tool(request) => {
@@ -535,11 +550,11 @@ mod tests {
         assert!(info.instructions.as_deref().unwrap_or_default().contains("`d_…` from `demo`: the built-in server"), "{info:?}");
         let names: Vec<String> = c.list_tools(None).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
         assert!(names.contains(&"d_add".into()) && !names.iter().any(|n| n.starts_with("mcpserver_")), "{names:?}");
-        let r = c.call_tool("d_add", serde_json::json!({"a": 2, "b": 40}).as_object().cloned(), None).await.unwrap();
+        let r = c.call_tool("d_add", serde_json::json!({"a": 2, "b": 40}).as_object().cloned(), RequestOptions::default()).await.unwrap();
         assert_eq!(r.structured_content, Some(serde_json::json!({"result": 42})));
-        let r = c.call_tool("d_fail", serde_json::json!({"message": "on purpose"}).as_object().cloned(), None).await.unwrap();
+        let r = c.call_tool("d_fail", serde_json::json!({"message": "on purpose"}).as_object().cloned(), RequestOptions::default()).await.unwrap();
         assert_eq!(r.is_error, Some(true));
-        let err = c.call_tool("d_ad", None, None).await.unwrap_err();
+        let err = c.call_tool("d_ad", None, RequestOptions::default()).await.unwrap_err();
         assert!(matches!(&err, Error::Server { code: -32602, message, .. } if message.contains("did you mean `d_add`")), "{err:?}");
         assert_eq!(c.list_prompts(None).await.unwrap()[0].name, "d_greet");
         assert_eq!(c.list_resources(None).await.unwrap()[0].uri, crate::demo_server::GREETING_URI);
@@ -552,7 +567,7 @@ mod tests {
         fleet.stop("demo").await.unwrap();
         tokio::time::timeout(Duration::from_secs(5), changed.changed()).await.expect("tools/list_changed").unwrap();
         assert!(c.list_tools(None).await.unwrap().is_empty());
-        let r = c.call_tool("d_add", None, None).await.unwrap();
+        let r = c.call_tool("d_add", None, RequestOptions::default()).await.unwrap();
         assert!(r.is_error == Some(true) && format!("{:?}", r.content).contains("server `demo` is Disconnected"), "{r:?}");
         fleet.start("demo").await.unwrap();
         tokio::time::timeout(Duration::from_secs(5), changed.changed()).await.expect("tools/list_changed").unwrap();

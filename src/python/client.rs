@@ -11,7 +11,7 @@ use pyo3::types::PyDict;
 use crate::auth::Tokens;
 use crate::client::{ClientOptions, Connection};
 use crate::python::awaitable::spawn;
-use crate::python::convert::{opt_seconds, py_to_object, seconds};
+use crate::python::convert::{opt_seconds, py_to_object, request_options, seconds};
 use crate::python::oauth::PyOAuth;
 use crate::python::tokens::PyTokenSource;
 use crate::python::errors::{ServerNotRunningError, config_error, to_py_err};
@@ -236,12 +236,19 @@ impl ClientBase {
     }
 
     /// Calls a tool. A tool that fails returns a result with `is_error=True`.
-    #[pyo3(signature = (name, arguments = None, *, timeout = None))]
-    fn call_tool<'py>(&self, py: Python<'py>, name: String, arguments: Option<Bound<'py, PyAny>>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (name, arguments = None, *, timeout = None, meta = None))]
+    fn call_tool<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        arguments: Option<Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+        meta: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
         let arguments = py_to_object(arguments.as_ref(), "arguments")?;
-        let timeout = opt_seconds(timeout, "timeout")?;
-        spawn(py, async move { conn.call_tool(&name, arguments, timeout).await.map(CallToolResult).map_err(to_py_err) })
+        let options = request_options(timeout, meta.as_ref())?;
+        spawn(py, async move { conn.call_tool(&name, arguments, options).await.map(CallToolResult).map_err(to_py_err) })
     }
 
     /// All resources of the server.

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::{Map, Number, Value};
 
+use crate::client::RequestOptions;
 use crate::python::errors::config_error;
 
 pub fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -144,6 +145,11 @@ impl IntoPyDictBound for &[(&str, &str)] {
 
 /// Seconds from Python as a Duration: positive, finite and at most a day, or `ConfigError`
 /// (a `ValueError`), never a panic.
+/// A request's `timeout=` and `meta=` keywords.
+pub fn request_options(timeout: Option<f64>, meta: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
+    Ok(RequestOptions { timeout: opt_seconds(timeout, "timeout")?, meta: py_to_object(meta, "meta")? })
+}
+
 pub fn seconds(value: f64, what: &str) -> PyResult<Duration> {
     match crate::util::duration::seconds(what, value, 0.0, crate::util::duration::MAX_WAIT_SECS) {
         Ok(d) if !d.is_zero() => Ok(d),

@@ -16,7 +16,7 @@ use crate::fleet::load::{load_paths, load_update, load_value};
 use crate::fleet::management;
 use crate::fleet::manager::{Fleet, FleetOptions, ServerInfo, StatusUpdate};
 use crate::python::awaitable::spawn;
-use crate::python::convert::{json_to_py, object_to_py, opt_seconds, py_to_json, py_to_object, seconds};
+use crate::python::convert::{json_to_py, object_to_py, opt_seconds, py_to_json, py_to_object, request_options, seconds};
 use crate::python::oauth::login_authorizer;
 use crate::python::errors::{config_error, to_py_err};
 use crate::python::tokens::PyTokenSource;
@@ -401,10 +401,17 @@ impl Adapter {
     }
 
     /// Calls a tool by its public name on the server that offers it.
-    #[pyo3(signature = (name, arguments = None, *, timeout = None))]
-    fn execute_tool<'py>(&self, py: Python<'py>, name: String, arguments: Option<Bound<'py, PyAny>>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (name, arguments = None, *, timeout = None, meta = None))]
+    fn execute_tool<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        arguments: Option<Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+        meta: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let arguments = py_to_object(arguments.as_ref(), "arguments")?;
-        let timeout = opt_seconds(timeout, "timeout")?;
+        let options = request_options(timeout, meta.as_ref())?;
         let fleet = self.fleet.clone();
         let management = self.management_tools;
         spawn(py, async move {
@@ -414,7 +421,7 @@ impl Adapter {
                     return Ok(CallToolResult(result));
                 }
             }
-            fleet.call_tool(&name, arguments, timeout).await.map(CallToolResult).map_err(to_py_err)
+            fleet.call_tool(&name, arguments, options).await.map(CallToolResult).map_err(to_py_err)
         })
     }
 

@@ -120,6 +120,8 @@ struct CallParams<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     arguments: Option<&'a JsonObject>,
+    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
+    meta: Option<&'a JsonObject>,
 }
 
 #[derive(Deserialize)]
@@ -155,12 +157,13 @@ impl DirectPost {
         &self,
         name: &str,
         arguments: Option<&JsonObject>,
+        meta: Option<&JsonObject>,
         handler: &Handler,
         peer: &Peer<RoleClient>,
     ) -> Option<Result<CallToolResult, DirectFailure>> {
         let session = self.session.get()?;
         let id = format!("mcpfleet-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
-        let message = CallMessage { jsonrpc: "2.0", id: &id, method: "tools/call", params: CallParams { name, arguments } };
+        let message = CallMessage { jsonrpc: "2.0", id: &id, method: "tools/call", params: CallParams { name, arguments, meta } };
         let body = match serde_json::to_vec(&message) {
             Ok(body) => body,
             Err(e) => return Some(Err(DirectFailure::Protocol(format!("the call could not be encoded: {e}")))),

@@ -64,10 +64,10 @@ class Source:
             return [t for t in self.fleet.get_tools() if self._ours(t.server)]
         return await self.source.list_tools()
 
-    async def call(self, name: str, arguments: dict[str, Any] | None) -> Any:
+    async def call(self, name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None) -> Any:
         if self.fleet is not None:
-            return await self.fleet.execute_tool(name, arguments)
-        return await self.source.call_tool(name, arguments)
+            return await self.fleet.execute_tool(name, arguments, meta=meta)
+        return await self.source.call_tool(name, arguments, meta=meta)
 
     async def prompts(self) -> list[Any]:
         if self.fleet is not None:

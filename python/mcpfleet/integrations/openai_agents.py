@@ -35,7 +35,7 @@ class FleetMCPServer(_agents_mcp.MCPServer):
 
     ``connect()`` (or ``async with``) starts what is not running yet (an Adapter's autoStart
     servers, one server, a client's session) and ``cleanup()`` stops only that. ``meta`` of a
-    call is not forwarded to the server yet."""
+    call reaches the server as the request's ``_meta``."""
 
     def __init__(self, source: Any, *, name: str | None = None, server: str | None = None, tool_filter: Any = None, **options: Any) -> None:
         super().__init__(**options)
@@ -83,7 +83,7 @@ class FleetMCPServer(_agents_mcp.MCPServer):
         return self._cached
 
     async def call_tool(self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None) -> mcp.types.CallToolResult:
-        return (await self._source.call(tool_name, arguments)).to_mcp()
+        return (await self._source.call(tool_name, arguments, meta)).to_mcp()
 
     async def list_prompts(self) -> mcp.types.ListPromptsResult:
         return mcp.types.ListPromptsResult(prompts=[p.to_mcp() for p in await self._source.prompts()])
