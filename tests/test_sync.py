@@ -198,3 +198,54 @@ def test_oauth_login_callback_and_token_store_work_blocking(oauth_peer_factory):
         assert client.call_tool("token", {}).text == first
     assert peer.stats()["authorization_code"] == 1
     assert threads and set(threads) == {"mcpfleet-callbacks"}, threads
+
+
+def test_the_fleet_served_and_watched_from_a_plain_script():
+    from mcp import Client
+
+    seen: list[tuple[str, str, str]] = []
+    ended = threading.Event()
+    fleet = sync.Adapter([{"name": "dëmo", "command": PY, "args": DEMO[1:], "toolPrefix": "d"}])
+    fleet.on_status(lambda u: seen.append((threading.current_thread().name, u.name, u.state)))
+    stream = fleet.status_updates()
+
+    def follow() -> None:
+        for _ in stream:
+            pass
+        ended.set()
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    fleet.start("dëmo")
+    with fleet.serve_http() as front:
+        assert front.url.startswith("http://127.0.0.1:")
+        with sync.StreamableHTTPClient(front.url) as client:
+            assert client.call_tool("d_echo", {"text": "served ✓"}).text == "served ✓"
+
+        async def with_the_sdk() -> str:
+            async with Client(front.url) as c:
+                result = await c.call_tool("d_add", {"a": 40, "b": 2})
+                return result.content[0].text
+
+        assert asyncio.run(with_the_sdk()) == "42"
+    with pytest.raises(mcpfleet.MCPFleetError):
+        with sync.StreamableHTTPClient(front.url, init_timeout=2) as client:
+            pass
+    fleet.close()
+    assert ended.wait(10), "status_updates() did not end when the fleet closed"
+    deadline = time.monotonic() + 10
+    while not any(state == "Running" for _, _, state in seen) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ("mcpfleet-callbacks", "dëmo", "Running") in seen, seen
+
+
+def test_serve_stdio_from_a_plain_script():
+    script = textwrap.dedent(f"""
+        from mcpfleet import sync
+        fleet = sync.Adapter([{{"name": "demo", "command": {PY!r}, "args": ["-m", "mcpfleet.demo_server"], "autoStart": True}}])
+        with fleet:
+            fleet.serve_stdio()
+    """)
+    with sync.StdioClient(PY, ["-c", script]) as client:
+        assert "demo_echo" in {t.name for t in client.list_tools()}
+        assert client.call_tool("demo_echo", {"text": "over stdio"}).text == "over stdio"

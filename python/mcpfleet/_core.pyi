@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator
 from os import PathLike
-from typing import Any, Generic, Protocol, TypeVar, Union, final
+from typing import Any, Generic, Protocol, Self, TypeVar, Union, final
+
+from typing_extensions import disjoint_base
 
 import mcp.types
 
@@ -34,7 +36,7 @@ class FileTokenStore:
     with mode 0600. It keeps the refresh token and the absolute expiry (``expires_at``), so a
     restarted process refreshes instead of asking the user to log in again."""
 
-    def __init__(self, path: str | PathLike[str]) -> None: ...
+    def __new__(cls, path: str | PathLike[str]) -> Self: ...
     @property
     def path(self) -> PathLike[str]: ...
 
@@ -68,8 +70,8 @@ class OAuth:
     ``load()``, ``save(record)`` and ``clear()``. Secrets and tokens never appear in ``repr()``,
     logs or errors."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         client_id: str | None = None,
         client_secret: str | None = None,
@@ -87,7 +89,7 @@ class OAuth:
         authorize: Callable[[str], str | Awaitable[str]] | None = None,
         open_browser: bool = True,
         login_timeout: float = 300.0,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def grant(self) -> str: ...
     @property
@@ -104,6 +106,7 @@ class PendingCall(Generic[_T]):
     `collections.abc.Coroutine`). Cancelling the awaiting task cancels the operation, and the
     server gets `notifications/cancelled`; dropped without being awaited, it is cancelled."""
 
+    def __class_getitem__(cls, item: Any, /) -> Any: ...
     def __await__(self) -> Generator[Any, None, _T]: ...
     def __iter__(self) -> PendingCall[_T]: ...
     def __next__(self) -> Any: ...
@@ -111,6 +114,7 @@ class PendingCall(Generic[_T]):
     def throw(self, kind: Any, value: object = None, traceback: object = None, /) -> Any: ...
     def close(self) -> None: ...
 
+@disjoint_base
 class MCPClientBase:
     """The MCP client methods shared by every transport (use a subclass)."""
 
@@ -146,8 +150,8 @@ class StdioClient(MCPClientBase):
     `close()`, garbage collection or interpreter exit). It inherits this process's environment
     plus `env`."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         command: str,
         args: list[str] | None = None,
         env: dict[str, str] | None = None,
@@ -158,7 +162,7 @@ class StdioClient(MCPClientBase):
         name: str | None = None,
         stderr_lines: int = 200,
         shutdown_grace: float = 2.0,
-    ) -> None: ...
+    ) -> Self: ...
     async def __aenter__(self) -> StdioClient: ...
     def get_stderr(self) -> str:
         """The server's recent stderr (bounded; also after it exited or was closed)."""
@@ -169,8 +173,8 @@ class StdioClient(MCPClientBase):
 class StreamableHTTPClient(MCPClientBase):
     """A remote server over streamable HTTP."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         url: str,
         headers: dict[str, str] | None = None,
         timeout: float = 30.0,
@@ -184,7 +188,7 @@ class StreamableHTTPClient(MCPClientBase):
         token_provider: TokenProvider | None = None,
         token_timeout: float = 10.0,
         auth: OAuth | None = None,
-    ) -> None:
+    ) -> Self:
         """``token_provider``: a callable (sync or async) or an object with
         ``get_access_token()`` returning the bearer token (or None) for each request; it runs
         on the event loop the client is used from, within ``token_timeout`` seconds.
@@ -195,8 +199,8 @@ class StreamableHTTPClient(MCPClientBase):
 class SSEClient(MCPClientBase):
     """A remote server over the legacy HTTP+SSE transport."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         url: str,
         headers: dict[str, str] | None = None,
         timeout: float = 30.0,
@@ -210,9 +214,10 @@ class SSEClient(MCPClientBase):
         token_provider: TokenProvider | None = None,
         token_timeout: float = 10.0,
         auth: OAuth | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     async def __aenter__(self) -> SSEClient: ...
 
+@final
 class MCPClientConfig:
     """Settings for `new_mcp_client_from_type`."""
 
@@ -229,8 +234,8 @@ class MCPClientConfig:
     client_key: str | PathLike[str] | None
     insecure: bool
     name: str | None
-    def __init__(
-        self,
+    def __new__(
+        cls,
         command: str | None = None,
         args: list[str] | None = None,
         env: dict[str, str] | None = None,
@@ -245,7 +250,7 @@ class MCPClientConfig:
         client_key: str | PathLike[str] | None = None,
         insecure: bool = False,
         name: str | None = None,
-    ) -> None: ...
+    ) -> Self: ...
 
 def new_mcp_client_from_type(type: str, config: MCPClientConfig) -> StdioClient | StreamableHTTPClient | SSEClient:
     """The client for "stdio", "streamable-http" or "sse"; other types raise ConfigError."""
@@ -438,6 +443,13 @@ def _terminate_all_servers(grace: float = 2.0) -> None:
 def _at_exit() -> None:
     """Interpreter exit: from now on nothing is started or restarted; every server group ends."""
 def _live_server_process_groups() -> int: ...
+def _waker_kind() -> str:
+    """How loops are woken in this process: "eventfd" or "pipe"."""
+def _register_loop() -> None:
+    """Makes the running loop ready to take jobs (its reader is added on its own thread)."""
+def _call_blocking(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)`` with this thread's calls made blocking; a `PendingCall` it
+    returns is waited for (Ctrl-C cancels it), anything else is returned as it is."""
 def _set_log_level(level: int) -> None: ...
 def _redact(text: str) -> str:
     """``text`` with URL credentials and query values, and known header, env and token values, as ``***``."""
@@ -549,6 +561,7 @@ class ToolMetadata:
     @property
     def annotations(self) -> dict[str, Any] | None: ...
 
+@final
 class GatewayServer:
     """A fleet served over streamable HTTP: clients connect to ``url``; ``await close()`` (or
     ``async with``) stops serving. The fleet itself goes on."""
@@ -559,17 +572,18 @@ class GatewayServer:
     async def __aenter__(self) -> GatewayServer: ...
     async def __aexit__(self, *exc_info: object) -> bool: ...
 
+@disjoint_base
 class Adapter:
     """A fleet of MCP servers: one registry, supervised lifecycles, all tools under prefixes."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         servers: Any = None,
         *,
         management_tools: bool = False,
         config: str | PathLike[str] | list[str | PathLike[str]] | None = None,
         token_providers: dict[str, TokenProvider] | None = None,
-    ) -> None:
+    ) -> Self:
         """``servers``: dicts or ``MCPServer``s (a remote one may carry a ``token_provider``);
         ``token_providers``: token providers by server name (for servers from ``config``)."""
     async def __aenter__(self) -> Adapter: ...

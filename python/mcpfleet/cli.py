@@ -227,7 +227,7 @@ class _Target:
 
 async def _open(args: argparse.Namespace):
     """Starts the configuration's servers, or connects the one server; (target, closer)."""
-    from . import Adapter, SSEClient, StdioClient, StreamableHTTPClient
+    from . import Adapter, MCPClientBase, SSEClient, StdioClient, StreamableHTTPClient
 
     given = sum(bool(x) for x in (args.config, args.url, args.stdio))
     if given != 1:
@@ -242,7 +242,7 @@ async def _open(args: argparse.Namespace):
         import re
 
         cls = SSEClient if re.search(r"/sse(/|\?|&|$)", args.url) else StreamableHTTPClient
-        client = cls(args.url, headers=headers, timeout=args.timeout, init_timeout=args.timeout)
+        client: MCPClientBase = cls(args.url, headers=headers, timeout=args.timeout, init_timeout=args.timeout)
     elif args.stdio:
         import shlex
 
@@ -413,8 +413,8 @@ def _one_shot(args: argparse.Namespace) -> int:
                 else:
                     _print_table([("NAME", "SERVER", "DESCRIPTION")] + [(t["name"], t["server"] or "", (t["description"] or "").strip().split("\n")[0]) for t in tools])
                 return EXIT_OK
-            tools = {t["name"]: t for t in await target.tools()}
-            schema = tools.get(args.tool, {}).get("inputSchema") or {}
+            by_name = {t["name"]: t for t in await target.tools()}
+            schema = by_name.get(args.tool, {}).get("inputSchema") or {}
             arguments = _call_arguments(args, schema)
             result = await target.call(args.tool, arguments, args.timeout)
             if args.output_format == "json":

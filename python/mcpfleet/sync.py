@@ -17,13 +17,15 @@ that loop), but blocks the loop while it runs: in async code, prefer the async A
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from os import PathLike
 from typing import Any
 
-from . import _core, _display, _fleet
-from . import _clients
+from . import _clients, _core, _display, _fleet, _home
 
-__all__ = ["Adapter", "StdioClient", "StreamableHTTPClient", "SSEClient", "DynamicAuthClient"]
+__all__ = ["Adapter", "GatewayServer", "StdioClient", "StreamableHTTPClient", "SSEClient", "DynamicAuthClient"]
 
 _call = _core._call_blocking
 
@@ -47,9 +49,8 @@ class _Client:
         _call(self._async.__aenter__)
         return self
 
-    def __exit__(self, *exc_info: object) -> bool:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
-        return False
 
     def list_tools(self, *, timeout: float | None = None) -> list[_core.Tool]:
         return _call(self._async.list_tools, timeout=timeout)
@@ -125,11 +126,56 @@ class DynamicAuthClient(_Client):
     __slots__ = ()
 
 
+class GatewayServer:
+    """A fleet served over streamable HTTP (``Adapter.serve_http``): clients connect to ``url``;
+    ``close()`` (or the end of a ``with`` block) stops serving. The fleet itself goes on."""
+
+    __slots__ = ("_async",)
+
+    def __init__(self, served: _core.GatewayServer) -> None:
+        self._async = served
+
+    @property
+    def url(self) -> str:
+        return self._async.url
+
+    def close(self) -> None:
+        _call(self._async.close)
+
+    def __enter__(self) -> GatewayServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"sync.{self._async!r}"
+
+
+class _StatusUpdates:
+    """Status updates as they happen, each ``next()`` waiting for one; ends when the Adapter
+    is closed."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: _core.StatusStream) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> _StatusUpdates:
+        return self
+
+    def __next__(self) -> _core.McpDiscreteStatusUpdate:
+        try:
+            return _call(self._stream.__anext__)
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+
 class Adapter:
     """A fleet of MCP servers with blocking methods (see ``mcpfleet.Adapter``). ``with`` starts
     the ``autoStart`` servers and stops every server at the end."""
 
-    __slots__ = ("_async",)
+    __slots__ = ("_async", "_status_callbacks", "_status_dispatch")
 
     def __init__(
         self,
@@ -140,6 +186,8 @@ class Adapter:
         token_providers: dict[str, Any] | None = None,
     ) -> None:
         self._async = _fleet.Adapter(servers, management_tools=management_tools, config=config, token_providers=token_providers)
+        self._status_callbacks: list[Callable[[_core.McpDiscreteStatusUpdate], Any]] = []
+        self._status_dispatch: Future[None] | None = None
 
     @classmethod
     def from_config(cls, path: str | PathLike[str] | list[str | PathLike[str]], **options: Any) -> Adapter:
@@ -150,9 +198,8 @@ class Adapter:
         self.start_auto()
         return self
 
-    def __exit__(self, *exc_info: object) -> bool:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
-        return False
 
     def start_auto(self) -> dict[str, str | None]:
         # The core's own method: the async Adapter's adds a notebook display around it.
@@ -192,6 +239,55 @@ class Adapter:
 
     def read_resource(self, uri: str, *, server: str | None = None, timeout: float | None = None) -> _core.ReadResourceResult:
         return _call(self._async.read_resource, uri, server=server, timeout=timeout)
+
+    def serve_http(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = "/mcp",
+        auth_token: str | None = None,
+        *,
+        management_tools: bool | None = None,
+        allow_unauthenticated: bool = False,
+        name: str = "mcpfleet",
+        tool_search: bool = False,
+    ) -> GatewayServer:
+        """Serves the fleet as one MCP server over streamable HTTP; returns once it listens
+        (see ``mcpfleet.Adapter.serve_http``)."""
+        served = _call(
+            self._async.serve_http,
+            host,
+            port,
+            path,
+            auth_token,
+            management_tools=management_tools,
+            allow_unauthenticated=allow_unauthenticated,
+            name=name,
+            tool_search=tool_search,
+        )
+        return GatewayServer(served)
+
+    def serve_stdio(
+        self, *, management_tools: bool | None = None, name: str = "mcpfleet", read_fd: int = 0, write_fd: int = 1, tool_search: bool = False
+    ) -> None:
+        """Serves the fleet as one MCP server on this process's stdin and stdout; returns when
+        stdin closes (see ``mcpfleet.Adapter.serve_stdio``)."""
+        _call(self._async.serve_stdio, management_tools=management_tools, name=name, read_fd=read_fd, write_fd=write_fd, tool_search=tool_search)
+
+    def status_updates(self) -> Iterator[_core.McpDiscreteStatusUpdate]:
+        """Every status change from now on (``for update in fleet.status_updates()``); the
+        iteration ends when the Adapter is closed. Ctrl-C interrupts the wait."""
+        return _StatusUpdates(self._async.status_updates())
+
+    def on_status(self, callback: Callable[[_core.McpDiscreteStatusUpdate], Any]) -> None:
+        """Calls ``callback(update)`` (sync or async) for every status change, on mcpfleet's
+        callback thread (``mcpfleet-callbacks``), not the thread that registered it."""
+        if not callable(callback):
+            raise TypeError(f"on_status() needs a callable, got {type(callback).__name__}")
+        self._status_callbacks.append(callback)
+        if self._status_dispatch is None or self._status_dispatch.done():
+            dispatch = _fleet._dispatch(self._async.status_updates(), self._status_callbacks)
+            self._status_dispatch = asyncio.run_coroutine_threadsafe(dispatch, _home.home_loop())
 
     def login(self, name: str, **kwargs: Any) -> Any:
         return _call(self._async.login, name, **kwargs)

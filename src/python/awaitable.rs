@@ -277,7 +277,7 @@ impl Slot {
 /// `function(*args, **kwargs)` with this thread's calls made blocking; a `PendingCall` it
 /// returns is waited for (Ctrl-C cancels it), anything else is returned as it is.
 #[pyfunction]
-#[pyo3(name = "_call_blocking", signature = (function, *args, **kwargs))]
+#[pyo3(name = "_call_blocking", signature = (function, /, *args, **kwargs))]
 pub fn call_blocking(py: Python<'_>, function: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
     let previous = BLOCKING.replace(true);
     let made = function.call(args, kwargs);
@@ -390,6 +390,14 @@ impl PendingCall {
 
 #[pymethods]
 impl PendingCall {
+    /// `PendingCall[int]` in annotations, as the stub declares it generic.
+    #[classmethod]
+    #[pyo3(signature = (item, /))]
+    fn __class_getitem__<'py>(cls: &Bound<'py, PyType>, item: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = cls.py();
+        py.import(intern!(py, "types"))?.getattr(intern!(py, "GenericAlias"))?.call1((cls, item))
+    }
+
     fn __await__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
@@ -402,13 +410,16 @@ impl PendingCall {
         self.step(py)
     }
 
-    fn send(&self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    #[pyo3(signature = (value, /))]
+    fn send(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let _ = value;
         self.step(py)
     }
 
     /// The awaiting task was cancelled (or something else was thrown in): abort, then re-raise.
-    #[pyo3(signature = (kind, value = None, _traceback = None))]
-    fn throw(&self, py: Python<'_>, kind: &Bound<'_, PyAny>, value: Option<&Bound<'_, PyAny>>, _traceback: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    #[pyo3(signature = (kind, value = None, traceback = None, /))]
+    fn throw(&self, py: Python<'_>, kind: &Bound<'_, PyAny>, value: Option<&Bound<'_, PyAny>>, traceback: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let _ = traceback;
         self.cancel(py);
         let exception = match kind.cast::<PyType>() {
             Ok(kind) => match value {

@@ -223,38 +223,45 @@ impl Adapter {
 
     /// Serves the fleet as one MCP server over streamable HTTP at `http://host:port/path`;
     /// returns a `GatewayServer` at once (its `url`, `await close()`).
-    #[pyo3(signature = (host = "127.0.0.1".to_string(), port = 0, path = "/mcp".to_string(), auth_token = None, *, management_tools = None, allow_unauthenticated = false, name = "mcpfleet".to_string(), tool_search = false))]
+    #[pyo3(signature = (host = "127.0.0.1", port = 0, path = "/mcp", auth_token = None, *, management_tools = None, allow_unauthenticated = false, name = "mcpfleet", tool_search = false))]
     #[allow(clippy::too_many_arguments)]
     fn serve_http<'py>(
         &self,
         py: Python<'py>,
-        host: String,
+        host: &str,
         port: u16,
-        path: String,
+        path: &str,
         auth_token: Option<String>,
         management_tools: Option<bool>,
         allow_unauthenticated: bool,
-        name: String,
+        name: &str,
         tool_search: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = self.gateway_options(py, name, management_tools, tool_search);
-        let http = crate::gateway::http::HttpOptions { host, port, path, auth_token, allow_unauthenticated, ..Default::default() };
+        let options = self.gateway_options(py, name.to_owned(), management_tools, tool_search);
+        let http = crate::gateway::http::HttpOptions {
+            host: host.to_owned(),
+            port,
+            path: path.to_owned(),
+            auth_token,
+            allow_unauthenticated,
+            ..Default::default()
+        };
         crate::python::gateway::start_http(py, self.fleet.clone(), options, http)
     }
 
     /// Serves the fleet as one MCP server on this process's stdin and stdout until stdin
     /// closes. Nothing else may write to stdout meanwhile.
-    #[pyo3(signature = (*, management_tools = None, name = "mcpfleet".to_string(), read_fd = 0, write_fd = 1, tool_search = false))]
+    #[pyo3(signature = (*, management_tools = None, name = "mcpfleet", read_fd = 0, write_fd = 1, tool_search = false))]
     fn serve_stdio<'py>(
         &self,
         py: Python<'py>,
         management_tools: Option<bool>,
-        name: String,
+        name: &str,
         read_fd: i32,
         write_fd: i32,
         tool_search: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = self.gateway_options(py, name, management_tools, tool_search);
+        let options = self.gateway_options(py, name.to_owned(), management_tools, tool_search);
         crate::python::gateway::start_stdio(py, self.fleet.clone(), options, read_fd, write_fd)
     }
 

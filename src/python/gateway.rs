@@ -84,13 +84,13 @@ pub fn start_stdio<'py>(py: Python<'py>, fleet: Arc<Fleet>, options: GatewayOpti
 /// at `http=(host, port)`) until SIGINT, SIGTERM, SIGHUP or the end of input, then stops every
 /// server. Blocks (without the GIL) and needs no asyncio. Returns "signal" or "input-closed".
 #[pyfunction]
-#[pyo3(signature = (config, *, http = None, path = "/mcp".to_string(), auth_token = None, allow_unauthenticated = false, management_tools = false, tool_search = false, watch = false, read_fd = 0, write_fd = 1))]
+#[pyo3(signature = (config, *, http = None, path = "/mcp", auth_token = None, allow_unauthenticated = false, management_tools = false, tool_search = false, watch = false, read_fd = 0, write_fd = 1))]
 #[allow(clippy::too_many_arguments)]
 pub fn _serve_fleet(
     py: Python<'_>,
     config: &Bound<'_, PyAny>,
     http: Option<(String, u16)>,
-    path: String,
+    path: &str,
     auth_token: Option<String>,
     allow_unauthenticated: bool,
     management_tools: bool,
@@ -105,7 +105,7 @@ pub fn _serve_fleet(
         .detach(|| crate::fleet::load::load_paths(&paths))
         .map_err(|p| crate::python::errors::to_py_err(crate::error::Error::Invalid(p)))?;
     let front = match http {
-        Some((host, port)) => Front::Http(HttpOptions { host, port, path, auth_token, allow_unauthenticated, ..HttpOptions::default() }),
+        Some((host, port)) => Front::Http(HttpOptions { host, port, path: path.to_owned(), auth_token, allow_unauthenticated, ..HttpOptions::default() }),
         None => {
             let os_error = |e: std::io::Error| PyOSError::new_err(e.to_string());
             let read = crate::gateway::serve::own_fd(read_fd, false).map_err(os_error)?;

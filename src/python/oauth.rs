@@ -20,10 +20,6 @@ use crate::python::callback::{PyCallback, type_name};
 use crate::python::convert::{json_to_py, py_to_json, seconds};
 use crate::python::types::{py_list, py_opt, py_str};
 
-/// The default keys of a credentials mapping (a Kubernetes secret's layout).
-pub const DEFAULT_CLIENT_ID_KEY: &str = "client-id";
-pub const DEFAULT_CLIENT_SECRET_KEY: &str = "client-secret";
-
 /// Redirect URI for headless logins when none is configured.
 const HEADLESS_REDIRECT_URI: &str = "http://127.0.0.1/callback";
 
@@ -71,7 +67,7 @@ pub struct PyOAuth {
 #[pymethods]
 impl PyOAuth {
     #[new]
-    #[pyo3(signature = (*, client_id = None, client_secret = None, scopes = None, grant = "authorization_code", redirect_uri = None, client_metadata_url = None, client_name = "mcpfleet", private_key = None, signing_algorithm = "ES256", credentials = None, client_id_key = DEFAULT_CLIENT_ID_KEY, client_secret_key = DEFAULT_CLIENT_SECRET_KEY, store = None, authorize = None, open_browser = true, login_timeout = 300.0))]
+    #[pyo3(signature = (*, client_id = None, client_secret = None, scopes = None, grant = "authorization_code", redirect_uri = None, client_metadata_url = None, client_name = "mcpfleet", private_key = None, signing_algorithm = "ES256", credentials = None, client_id_key = "client-id", client_secret_key = "client-secret", store = None, authorize = None, open_browser = true, login_timeout = 300.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
