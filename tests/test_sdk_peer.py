@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import json
 import logging
+import os
 
 import pytest
 
@@ -159,3 +160,47 @@ async def test_a_call_whose_stream_breaks_off_is_resumed(sdk_http, caplog):
             assert (await client.call_tool("add", {"a": 1, "b": 1})).text == "2"
     finally:
         mcpfleet._core._set_log_level(logging.INFO)
+
+
+def connections_to(port: int) -> int:
+    """This process's established TCP connections to 127.0.0.1:`port`."""
+    import re
+
+    ours = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            m = re.match(r"socket:\[(\d+)\]", os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            continue
+        if m:
+            ours.add(m.group(1))
+    count = 0
+    with open("/proc/net/tcp") as f:
+        for line in list(f)[1:]:
+            fields = line.split()
+            remote, state, inode = fields[2], fields[3], fields[9]
+            if state == "01" and int(remote.split(":")[1], 16) == port and inode in ours:
+                count += 1
+    return count
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="counts connections through /proc")
+async def test_calls_reuse_connections_and_survive_the_server_closing_idle_ones():
+    """Calls go over pooled keep-alive connections (not one per call), and a connection the
+    server closed while idle is replaced without the call failing (JSON replies here)."""
+    port = free_port()
+    proc = start_server([PY, SDK_SERVER, "http-json", str(port)], port)
+    try:
+        async with mcpfleet.StreamableHTTPClient(f"http://127.0.0.1:{port}/mcp") as client:
+            for i in range(60):
+                assert (await client.call_tool("add", {"a": i, "b": 1})).text == str(i + 1)
+            assert connections_to(port) <= 3, connections_to(port)
+            results = await asyncio.gather(*(client.call_tool("echo", {"text": f"ü{i}"}) for i in range(16)))
+            assert [r.text for r in results] == [f"ü{i}" for i in range(16)]
+            busy = connections_to(port)
+            assert busy <= 16 + 3, busy
+            for round in range(3):
+                await asyncio.sleep(0.6)  # the server closes idle connections after 0.3 s
+                assert (await client.call_tool("echo", {"text": f"after idle {round}"})).text == f"after idle {round}"
+    finally:
+        stop(proc)

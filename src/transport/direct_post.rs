@@ -16,10 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::StreamExt;
-use http::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use futures::stream::BoxStream;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http_body_util::{BodyDataStream, Full};
 use rmcp::model::{
     CallToolResult, CancelledNotificationParam, ClientJsonRpcMessage, ErrorData, JsonObject, JsonRpcError, JsonRpcMessage,
     JsonRpcResponse, JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage,
@@ -31,6 +33,7 @@ use serde_json::value::RawValue;
 use sse_stream::SseStream;
 
 use super::decode::top_level_id;
+use super::http1::{Http1Origin, Lease, SendError};
 use super::sse::{MAX_EVENT_BYTES, bounded_events};
 use crate::auth::Tokens;
 use crate::client::Handler;
@@ -41,6 +44,10 @@ const SESSION_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "
 const MAX_RESUMES: usize = 5;
 /// Longest wait before a resume, whatever the server's `retry` says.
 const MAX_RESUME_DELAY: Duration = Duration::from_secs(5);
+/// How long the end of a call's event stream is waited for after the answer, so that its
+/// connection can serve the next call.
+const STREAM_END_WAIT: Duration = Duration::from_millis(50);
+const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 
 /// The session rmcp's transport holds: its id and the headers it sends with it.
 struct Session {
@@ -102,6 +109,8 @@ pub enum DirectFailure {
 pub struct DirectPost {
     http: reqwest::Client,
     url: url::Url,
+    /// `http://` servers: calls over hyper's own connections, around reqwest.
+    plain: Option<Plain>,
     tokens: Option<Tokens>,
     session: SessionSeen,
     next_id: AtomicU64,
@@ -135,6 +144,64 @@ struct Probe<'a> {
     error: Option<ErrorData>,
 }
 
+struct Plain {
+    origin: Http1Origin,
+    /// The request target (path and query) and the `Host` header.
+    target: http::Uri,
+    host: HeaderValue,
+}
+
+impl Plain {
+    fn new(url: &url::Url, connect_timeout: Duration) -> Option<Self> {
+        // Credentials in the URL are reqwest's to send (basic auth).
+        if !url.username().is_empty() || url.password().is_some() {
+            return None;
+        }
+        let origin = Http1Origin::new(url, connect_timeout)?;
+        let target = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        let host = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str()?),
+            None => url.host_str()?.to_string(),
+        };
+        Some(Self { origin, target: target.parse().ok()?, host: HeaderValue::from_str(&host).ok()? })
+    }
+}
+
+/// A reply's head, and its body as a byte stream, from whichever client sent the request.
+struct Reply<'a> {
+    status: StatusCode,
+    media_type: String,
+    content_length: Option<u64>,
+    body: BoxStream<'static, Result<Bytes, std::io::Error>>,
+    /// The connection the body arrives on (plain HTTP), pooled again once the body is read.
+    lease: Option<Lease<'a>>,
+}
+
+impl Reply<'_> {
+    fn from_reqwest(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let media_type = media_type(response.headers());
+        let content_length = response.content_length();
+        let body = response.bytes_stream().map(|chunk| chunk.map_err(|e| std::io::Error::other(e.without_url()))).boxed();
+        Reply { status, media_type, content_length, body, lease: None }
+    }
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase()
+}
+
+/// How a POST went.
+enum Sent<'a> {
+    Reply(Reply<'a>),
+    /// The server never got it: the rmcp way may try.
+    NotTaken,
+    Failed(DirectFailure),
+}
+
 /// What one message of the reply stream meant for the call.
 enum Read {
     Answer(Result<CallToolResult, DirectFailure>),
@@ -142,8 +209,9 @@ enum Read {
 }
 
 impl DirectPost {
-    pub fn new(http: reqwest::Client, url: url::Url, tokens: Option<Tokens>, session: SessionSeen) -> Self {
-        Self { http, url, tokens, session, next_id: AtomicU64::new(1) }
+    pub fn new(http: reqwest::Client, url: url::Url, tokens: Option<Tokens>, session: SessionSeen, connect_timeout: Duration) -> Self {
+        let plain = Plain::new(&url, connect_timeout);
+        Self { http, url, plain, tokens, session, next_id: AtomicU64::new(1) }
     }
 
     /// Whether rmcp has a session a call can use.
@@ -172,15 +240,14 @@ impl DirectPost {
             Some(tokens) => Some(tokens.bearer().await.ok()??),
             None => None,
         };
-        let request = self.in_session(self.http.post(self.url.clone()), &session, token.as_deref(), "application/json, text/event-stream");
-        let response = match request.header(CONTENT_TYPE, "application/json").body(body).send().await {
-            Ok(response) => response,
-            Err(e) if e.is_connect() => return None,
-            Err(e) => return Some(Err(DirectFailure::Transport(super::sse::error_chain(&e.without_url())))),
+        let reply = match self.post(body, &session, token.as_deref()).await {
+            Sent::Reply(reply) => reply,
+            Sent::NotTaken => return None,
+            Sent::Failed(failure) => return Some(Err(failure)),
         };
         let request_id = RequestId::String(id.into());
         let mut pending = Pending { peer, id: Some(request_id.clone()) };
-        let status = response.status();
+        let status = reply.status;
         match status {
             StatusCode::NOT_FOUND => {
                 self.session.forget(&session);
@@ -191,13 +258,17 @@ impl DirectPost {
                 pending.id = None;
                 return None;
             }
+            // Plain HTTP does not follow redirects; the rmcp way does, within the origin.
+            _ if status.is_redirection() => {
+                pending.id = None;
+                return None;
+            }
             _ => {}
         }
-        let media_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-        let outcome = if media_type.starts_with("text/event-stream") && status.is_success() {
-            self.read_stream(response, &request_id, &session, token.as_deref(), handler, peer).await
-        } else if media_type.starts_with("application/json") {
-            match read_bounded(response).await {
+        let outcome = if reply.media_type.starts_with("text/event-stream") && status.is_success() {
+            self.read_stream(reply, &request_id, &session, token.as_deref(), handler, peer).await
+        } else if reply.media_type.starts_with("application/json") {
+                match read_bounded(reply).await {
                 Ok(body) => match self.read_message(&body, &request_id, &session, token.as_deref(), handler, peer).await {
                     Read::Answer(answer) => answer,
                     Read::Other => Err(DirectFailure::Protocol(format!("HTTP {status}: the reply did not answer the call"))),
@@ -205,7 +276,7 @@ impl DirectPost {
                 Err(e) => Err(e),
             }
         } else {
-            Err(DirectFailure::Transport(format!("the server answered HTTP {status} ({media_type:?})")))
+            Err(DirectFailure::Transport(format!("the server answered HTTP {status} ({:?})", reply.media_type)))
         };
         pending.id = None;
         Some(outcome)
@@ -214,14 +285,15 @@ impl DirectPost {
     /// Reads the call's event stream (resuming it if it breaks off) until the answer.
     async fn read_stream(
         &self,
-        response: reqwest::Response,
+        reply: Reply<'_>,
         id: &RequestId,
         session: &Session,
         token: Option<&str>,
         handler: &Handler,
         peer: &Peer<RoleClient>,
     ) -> Result<CallToolResult, DirectFailure> {
-        let mut events = SseStream::from_bytes_stream(bounded_events(response.bytes_stream())).boxed();
+        let Reply { body, mut lease, .. } = reply;
+        let mut events = SseStream::from_bytes_stream(bounded_events(body)).boxed();
         let mut last_event_id: Option<String> = None;
         let mut retry = Duration::from_millis(500);
         let mut resumes = 0;
@@ -242,6 +314,12 @@ impl DirectPost {
                 }
                 let Some(data) = event.data.filter(|d| !d.is_empty()) else { continue };
                 if let Read::Answer(answer) = self.read_message(data.as_bytes(), id, session, token, handler, peer).await {
+                    // The stream ends right after the answer; its end lets the connection be reused.
+                    if let Some(lease) = lease.as_mut() {
+                        if let Ok(None) = tokio::time::timeout(STREAM_END_WAIT, events.next()).await {
+                            lease.finished();
+                        }
+                    }
                     return answer;
                 }
             }
@@ -254,7 +332,8 @@ impl DirectPost {
             let request = self.in_session(self.http.get(self.url.clone()), session, token, "text/event-stream");
             match request.header("last-event-id", from).send().await {
                 Ok(response) if response.status().is_success() => {
-                    events = SseStream::from_bytes_stream(bounded_events(response.bytes_stream())).boxed();
+                    lease = None;
+                    events = SseStream::from_bytes_stream(bounded_events(Reply::from_reqwest(response).body)).boxed();
                 }
                 Ok(response) => {
                     return Err(DirectFailure::Transport(format!("resuming the call's event stream: HTTP {}", response.status())));
@@ -315,6 +394,53 @@ impl DirectPost {
         Read::Other
     }
 
+    /// POSTs a message in rmcp's session: over a plain connection for `http://` servers, else
+    /// through reqwest.
+    async fn post(&self, body: Vec<u8>, session: &Session, token: Option<&str>) -> Sent<'_> {
+        const ACCEPT_BOTH: &str = "application/json, text/event-stream";
+        let Some(plain) = &self.plain else {
+            let request = self.in_session(self.http.post(self.url.clone()), session, token, ACCEPT_BOTH);
+            return match request.header(CONTENT_TYPE, "application/json").body(body).send().await {
+                Ok(response) => Sent::Reply(Reply::from_reqwest(response)),
+                Err(e) if e.is_connect() => Sent::NotTaken,
+                Err(e) => Sent::Failed(DirectFailure::Transport(super::sse::error_chain(&e.without_url()))),
+            };
+        };
+        let mut request = http::Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = plain.target.clone();
+        let headers = request.headers_mut();
+        headers.reserve(session.headers.len() + 5);
+        headers.insert(HOST, plain.host.clone());
+        for (name, value) in &session.headers {
+            headers.append(name, value.clone());
+        }
+        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_BOTH));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        match HeaderValue::from_str(&session.id) {
+            Ok(id) => headers.insert(MCP_SESSION_ID, id),
+            Err(_) => return Sent::NotTaken,
+        };
+        if let Some(token) = token {
+            let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {token}")) else { return Sent::NotTaken };
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        match plain.origin.send(request).await {
+            Ok((response, lease)) => {
+                let (head, body) = response.into_parts();
+                let body = BodyDataStream::new(body).map(|chunk| chunk.map_err(std::io::Error::other)).boxed();
+                let content_length = head.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+                Sent::Reply(Reply { status: head.status, media_type: media_type(&head.headers), content_length, body, lease: Some(lease) })
+            }
+            Err(SendError::Connect(e)) => {
+                tracing::debug!("a direct call could not connect: {e}");
+                Sent::NotTaken
+            }
+            Err(SendError::Request(e)) => Sent::Failed(DirectFailure::Transport(super::sse::error_chain(&e))),
+        }
+    }
+
     /// A request in rmcp's session: its headers, the session id, the token.
     fn in_session(&self, request: reqwest::RequestBuilder, session: &Session, token: Option<&str>, accept: &'static str) -> reqwest::RequestBuilder {
         let request = request.headers(session.headers.clone()).header(ACCEPT, accept).header("mcp-session-id", &*session.id);
@@ -355,18 +481,21 @@ impl Drop for Pending<'_> {
 }
 
 /// The whole body, up to [`MAX_EVENT_BYTES`].
-async fn read_bounded(response: reqwest::Response) -> Result<bytes::Bytes, DirectFailure> {
-    if response.content_length().is_some_and(|n| n > MAX_EVENT_BYTES as u64) {
+async fn read_bounded(reply: Reply<'_>) -> Result<Bytes, DirectFailure> {
+    if reply.content_length.is_some_and(|n| n > MAX_EVENT_BYTES as u64) {
         return Err(DirectFailure::Protocol(format!("the reply is longer than {MAX_EVENT_BYTES} bytes")));
     }
-    let mut body = bytes::BytesMut::new();
-    let mut chunks = response.bytes_stream();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| DirectFailure::Transport(super::sse::error_chain(&e.without_url())))?;
-        if body.len() + chunk.len() > MAX_EVENT_BYTES {
+    let Reply { mut body, mut lease, .. } = reply;
+    let mut whole = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| DirectFailure::Transport(super::sse::error_chain(&e)))?;
+        if whole.len() + chunk.len() > MAX_EVENT_BYTES {
             return Err(DirectFailure::Protocol(format!("the reply is longer than {MAX_EVENT_BYTES} bytes")));
         }
-        body.extend_from_slice(&chunk);
+        whole.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
+    if let Some(lease) = lease.as_mut() {
+        lease.finished();
+    }
+    Ok(whole.freeze())
 }

@@ -49,12 +49,12 @@ pub(crate) const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 /// The response body, failing once an event grows past [`MAX_EVENT_BYTES`]: the SSE parser
 /// itself would buffer an endless event without bound.
 pub(crate) fn bounded_events(
-    body: impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
+    body: impl futures::Stream<Item = std::result::Result<bytes::Bytes, std::io::Error>> + Send + 'static,
 ) -> impl futures::Stream<Item = std::result::Result<bytes::Bytes, std::io::Error>> + Send + 'static {
     let mut since_blank = 0usize;
     let mut after_newline = false;
     body.map(move |chunk| {
-        let chunk = chunk.map_err(|e| std::io::Error::other(e.without_url()))?;
+        let chunk = chunk?;
         for &b in chunk.iter() {
             match b {
                 b'\n' if after_newline => since_blank = 0,
@@ -99,7 +99,7 @@ impl SseTransport {
         if !status.is_success() {
             return Err(Error::Start(format!("SSE server {shown} answered HTTP {status} to GET")));
         }
-        let mut events = SseStream::from_bytes_stream(bounded_events(response.bytes_stream()));
+        let mut events = SseStream::from_bytes_stream(bounded_events(response.bytes_stream().map(|chunk| chunk.map_err(|e| std::io::Error::other(e.without_url())))));
         let endpoint = tokio::time::timeout(timeout, async {
             loop {
                 match events.next().await {

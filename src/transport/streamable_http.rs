@@ -28,7 +28,7 @@ const MAX_RECONNECTS: usize = 5;
 pub fn transport(url: &url::Url, options: &HttpOptions) -> Result<(StreamableHttpClientTransport<AuthorizedClient>, DirectPost)> {
     let session = SessionSeen::default();
     let client = AuthorizedClient { http: options.build_client()?, tokens: options.tokens.clone(), session: session.clone() };
-    let direct = DirectPost::new(client.http.clone(), url.clone(), options.tokens.clone(), session);
+    let direct = DirectPost::new(client.http.clone(), url.clone(), options.tokens.clone(), session, options.connect_timeout);
     let headers: HashMap<_, _> = options.header_map()?.into_iter().filter_map(|(k, v)| Some((k?, v))).collect();
     let mut retry = ExponentialBackoff::default();
     retry.max_times = Some(MAX_RECONNECTS);
