@@ -15,6 +15,8 @@ use rmcp::model::{
 use rmcp::service::{ClientInitializeError, Peer, RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::InsufficientScopeError;
 use rmcp::{RoleClient, ServiceExt};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use crate::auth::find_token_error;
 use crate::error::{Error, Result};
@@ -47,6 +49,24 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         Self { name: "server".into(), init_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// What a tool call gives back: the decoded result, or its JSON as the server sent it.
+pub trait ToolReply: DeserializeOwned + Send {
+    /// The same from a result rmcp decoded.
+    fn from_result(result: CallToolResult) -> std::result::Result<Self, serde_json::Error>;
+}
+
+impl ToolReply for CallToolResult {
+    fn from_result(result: CallToolResult) -> std::result::Result<Self, serde_json::Error> {
+        Ok(result)
+    }
+}
+
+impl ToolReply for Box<RawValue> {
+    fn from_result(result: CallToolResult) -> std::result::Result<Self, serde_json::Error> {
+        serde_json::value::to_raw_value(&result)
     }
 }
 
@@ -298,6 +318,12 @@ impl Connection {
     /// A tool that fails reports it in the result (`is_error`); only protocol and transport
     /// failures are errors here.
     pub async fn call_tool(&self, name: &str, arguments: Option<JsonObject>, options: RequestOptions) -> Result<CallToolResult> {
+        self.call_tool_as(name, arguments, options).await
+    }
+
+    /// [`Connection::call_tool`] with the result as `R`: with `Box<RawValue>`, the server's JSON
+    /// for a gateway to pass on undecoded (encoded again where rmcp carried the call).
+    pub async fn call_tool_as<R: ToolReply>(&self, name: &str, arguments: Option<JsonObject>, options: RequestOptions) -> Result<R> {
         let RequestOptions { timeout, meta } = options;
         if let Some(direct) = self.direct.as_ref().filter(|d| d.ready() && !self.is_closed()) {
             let limit = timeout.unwrap_or(self.options.request_timeout);
@@ -311,7 +337,8 @@ impl Connection {
         let mut params = CallToolRequestParams::new(name.to_owned());
         params.arguments = arguments;
         params.meta = meta.map(|m| RequestMetaObject(MetaObject(m)));
-        self.request("tools/call", Some(name), timeout, self.peer.call_tool(params)).await
+        let result = self.request("tools/call", Some(name), timeout, self.peer.call_tool(params)).await?;
+        R::from_result(result).map_err(|e| Error::Protocol(format!("{}: {e}", describe("tools/call", Some(name)))))
     }
 
     pub async fn read_resource(&self, uri: &str, timeout: Option<Duration>) -> Result<ReadResourceResult> {

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::OAuthSource;
 use crate::auth::oauth::Authorizer;
-use crate::client::{ClientOptions, Connection, DEFAULT_STDIO_INIT_TIMEOUT, RequestOptions};
+use crate::client::{ClientOptions, Connection, DEFAULT_STDIO_INIT_TIMEOUT, RequestOptions, ToolReply};
 use crate::error::{Error, Result};
 use crate::fleet::definition::{ServerDefinition, ServerKind, did_you_mean};
 use crate::util::redact::redact_url;
@@ -482,16 +482,22 @@ impl Fleet {
     }
 
     pub async fn call_tool(&self, public: &str, arguments: Option<JsonObject>, options: RequestOptions) -> Result<CallToolResult> {
+        self.call_tool_as(public, arguments, options).await
+    }
+
+    /// Calls a tool; the result as [`ToolReply`] says (decoded, or the server's JSON).
+    pub async fn call_tool_as<R: ToolReply>(&self, public: &str, arguments: Option<JsonObject>, options: RequestOptions) -> Result<R> {
         let catalog = self.catalog();
         let Some(entry) = catalog.tool(public) else {
             if let Some(server) = self.passthrough() {
-                return self.connection_of(&server)?.call_tool(public, arguments, options).await;
+                return self.connection_of(&server)?.call_tool_as(public, arguments, options).await;
             }
             return Err(self.missing(public, &catalog, true));
         };
         let conn = self.connection_of(&entry.server)?;
         let name = entry.tool.name.clone();
-        conn.call_tool(&name, arguments, options).await
+        drop(catalog);
+        conn.call_tool_as(&name, arguments, options).await
     }
 
     pub async fn get_prompt(&self, public: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<GetPromptResult> {

@@ -19,16 +19,16 @@ use http::HeaderMap;
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN};
 use http_body_util::BodyExt;
 use rmcp::model::{
-    CallToolRequestParams, CancelledNotificationParam, JsonRpcError, JsonRpcMessage, JsonRpcResponse, JsonRpcVersion2_0, RequestId,
-    ServerJsonRpcMessage, ServerResult,
+    CallToolRequestParams, CancelledNotificationParam, JsonRpcError, JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage, ServerResult,
 };
 use rmcp::transport::streamable_http_server::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
+use crate::client::ToolReply;
 use super::http::Response;
 
 /// rmcp's default request body limit; larger bodies are rmcp's to refuse.
@@ -119,7 +119,7 @@ impl DirectCalls {
                 }
                 let _registered = Registered { calls: self, key };
                 Some(tokio::select! {
-                    result = self.shared.call_tool(params) => reply(id, result),
+                    result = self.shared.call_tool_as::<SessionReply>(params) => reply(id, result),
                     // Like rmcp: the request's stream ends without an answer.
                     _ = cancel.cancelled() => event_stream_without_events(),
                 })
@@ -147,19 +147,40 @@ impl Drop for Registered<'_> {
     }
 }
 
-/// The JSON-RPC reply in the shape a session client (≤ 2025-11-25) expects, as rmcp would
-/// send it.
-fn reply(id: RequestId, result: Result<rmcp::model::CallToolResult, rmcp::ErrorData>) -> Response {
-    let message: ServerJsonRpcMessage = match result {
-        Ok(result) => {
-            let mut result = ServerResult::CallToolResult(result);
-            result.strip_result_type_for_legacy_peer();
-            result.strip_non_object_output_for_legacy_peer();
-            JsonRpcMessage::Response(JsonRpcResponse { jsonrpc: JsonRpcVersion2_0, id, result })
-        }
-        Err(error) => JsonRpcMessage::Error(JsonRpcError { jsonrpc: JsonRpcVersion2_0, id: Some(id), error }),
+/// A tool result for a session client (≤ 2025-11-25): the server's JSON as it came (the
+/// direct way upstream is a session too), or a result made here, stripped as rmcp strips
+/// results for such clients.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct SessionReply(Box<RawValue>);
+
+impl ToolReply for SessionReply {
+    fn from_result(result: rmcp::model::CallToolResult) -> Result<Self, serde_json::Error> {
+        let mut result = ServerResult::CallToolResult(result);
+        result.strip_result_type_for_legacy_peer();
+        result.strip_non_object_output_for_legacy_peer();
+        serde_json::value::to_raw_value(&result).map(SessionReply)
+    }
+}
+
+#[derive(Serialize)]
+struct RawResponse<'a> {
+    jsonrpc: &'static str,
+    id: &'a RequestId,
+    result: &'a RawValue,
+}
+
+/// The JSON-RPC reply in the shape a session client expects, as rmcp would send it.
+fn reply(id: RequestId, result: Result<SessionReply, rmcp::ErrorData>) -> Response {
+    let result = result.and_then(|SessionReply(result)| match result.get().starts_with('{') {
+        true => Ok(result),
+        false => Err(rmcp::ErrorData::internal_error("the server's tool result is not a JSON object", None)),
+    });
+    let body = match result {
+        Ok(result) => serde_json::to_vec(&RawResponse { jsonrpc: "2.0", id: &id, result: &result }),
+        Err(error) => serde_json::to_vec(&ServerJsonRpcMessage::Error(JsonRpcError { jsonrpc: JsonRpcVersion2_0, id: Some(id), error })),
     };
-    let body = match serde_json::to_vec(&message) {
+    let body = match body {
         Ok(body) => body,
         Err(e) => return super::http::plain(http::StatusCode::INTERNAL_SERVER_ERROR, &format!("the reply could not be encoded: {e}")),
     };

@@ -28,7 +28,7 @@ use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use crate::client::RequestOptions;
+use crate::client::{RequestOptions, ToolReply};
 use crate::error::Error;
 use crate::fleet::manager::{Catalog, CatalogChange, Fleet};
 use crate::fleet::management;
@@ -247,11 +247,17 @@ fn forwarded_meta(meta: Option<RequestMetaObject>) -> Option<JsonObject> {
 
 impl Shared {
     /// A `tools/call` from any client: the search tools, the management tools, else the fleet.
-    async fn call_tool(&self, mut request: CallToolRequestParams) -> Result<CallToolResult, ErrorData> {
+    async fn call_tool(&self, request: CallToolRequestParams) -> Result<CallToolResult, ErrorData> {
+        self.call_tool_as(request).await
+    }
+
+    /// [`Shared::call_tool`] with the result as `R` (the direct path passes the server's JSON on).
+    async fn call_tool_as<R: ToolReply>(&self, mut request: CallToolRequestParams) -> Result<R, ErrorData> {
+        let ours = |result: CallToolResult| R::from_result(result).map_err(|e| ErrorData::internal_error(format!("the result could not be encoded: {e}"), None));
         let mut via_search = false;
         if self.options.tool_search {
             if request.name == search::SEARCH_TOOLS {
-                return Ok(search::search_result(&self.fleet.catalog(), request.arguments.as_ref()));
+                return ours(search::search_result(&self.fleet.catalog(), request.arguments.as_ref()));
             }
             if request.name == search::CALL_TOOL {
                 let arguments = request.arguments.take().unwrap_or_default();
@@ -269,17 +275,17 @@ impl Shared {
         }
         if self.options.management_tools {
             if let Some(result) = management::call(&self.fleet, &request.name, request.arguments.clone()).await {
-                return Ok(result);
+                return ours(result);
             }
         }
         let options = RequestOptions { timeout: None, meta: forwarded_meta(request.meta) };
-        match self.fleet.call_tool(&request.name, request.arguments, options).await {
+        match self.fleet.call_tool_as(&request.name, request.arguments, options).await {
             Ok(result) => Ok(result),
             // A model that asked `call_tool` for a wrong name reads why, and can search again.
             Err(error @ Error::ToolNotFound { .. }) if via_search => {
-                Ok(CallToolResult::error(vec![ContentBlock::text(format!("{error}; use search_tools to find tools"))]))
+                ours(CallToolResult::error(vec![ContentBlock::text(format!("{error}; use search_tools to find tools"))]))
             }
-            Err(error) => call_failure(error),
+            Err(error) => ours(call_failure(error)?),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `tools/call` over streamable HTTP without rmcp's client worker: one POST in the session rmcp
 //! negotiated, its reply read where it arrives (a JSON body, or the request's event stream) and
-//! decoded as a `CallToolResult` directly. rmcp's way passes each call through its service loop
+//! decoded as a `CallToolResult` directly (or kept as raw JSON for a gateway to pass on). rmcp's way passes each call through its service loop
 //! and transport worker (channel hops each way, a task per POST) and decodes replies through an
 //! untagged enum of every result type; calls are what a fleet does most.
 //!
@@ -23,11 +23,12 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use http_body_util::{BodyDataStream, Full};
 use rmcp::model::{
-    CallToolResult, CancelledNotificationParam, ClientJsonRpcMessage, ErrorData, JsonObject, JsonRpcError, JsonRpcMessage,
+    CancelledNotificationParam, ClientJsonRpcMessage, ErrorData, JsonObject, JsonRpcError, JsonRpcMessage,
     JsonRpcResponse, JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage,
 };
 use rmcp::service::{RequestContext, Service};
 use rmcp::{Peer, RoleClient};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sse_stream::SseStream;
@@ -203,8 +204,8 @@ enum Sent<'a> {
 }
 
 /// What one message of the reply stream meant for the call.
-enum Read {
-    Answer(Result<CallToolResult, DirectFailure>),
+enum Read<R> {
+    Answer(Result<R, DirectFailure>),
     Other,
 }
 
@@ -221,14 +222,14 @@ impl DirectPost {
 
     /// `None`: the server did not take the call; send it the rmcp way. Dropping the future
     /// before the answer cancels the call at the server.
-    pub async fn call_tool(
+    pub async fn call_tool<R: DeserializeOwned>(
         &self,
         name: &str,
         arguments: Option<&JsonObject>,
         meta: Option<&JsonObject>,
         handler: &Handler,
         peer: &Peer<RoleClient>,
-    ) -> Option<Result<CallToolResult, DirectFailure>> {
+    ) -> Option<Result<R, DirectFailure>> {
         let session = self.session.get()?;
         let id = format!("mcpfleet-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
         let message = CallMessage { jsonrpc: "2.0", id: &id, method: "tools/call", params: CallParams { name, arguments, meta } };
@@ -283,7 +284,7 @@ impl DirectPost {
     }
 
     /// Reads the call's event stream (resuming it if it breaks off) until the answer.
-    async fn read_stream(
+    async fn read_stream<R: DeserializeOwned>(
         &self,
         reply: Reply<'_>,
         id: &RequestId,
@@ -291,7 +292,7 @@ impl DirectPost {
         token: Option<&str>,
         handler: &Handler,
         peer: &Peer<RoleClient>,
-    ) -> Result<CallToolResult, DirectFailure> {
+    ) -> Result<R, DirectFailure> {
         let Reply { body, mut lease, .. } = reply;
         let mut events = SseStream::from_bytes_stream(bounded_events(body)).boxed();
         let mut last_event_id: Option<String> = None;
@@ -344,7 +345,7 @@ impl DirectPost {
     }
 
     /// One message from the server: the answer, or something to hand to the handler.
-    async fn read_message(
+    async fn read_message<R: DeserializeOwned>(
         &self,
         data: &[u8],
         id: &RequestId,
@@ -352,7 +353,7 @@ impl DirectPost {
         token: Option<&str>,
         handler: &Handler,
         peer: &Peer<RoleClient>,
-    ) -> Read {
+    ) -> Read<R> {
         let probe: Probe<'_> = match serde_json::from_slice(data) {
             Ok(probe) => probe,
             Err(e) => {
@@ -372,7 +373,7 @@ impl DirectPost {
                 return Read::Answer(Err(DirectFailure::Protocol("the server's reply is not JSON-RPC 2.0".into())));
             }
             return Read::Answer(match (probe.result, probe.error) {
-                (Some(result), None) => serde_json::from_str::<CallToolResult>(result.get())
+                (Some(result), None) => serde_json::from_str::<R>(result.get())
                     .map_err(|e| DirectFailure::Protocol(format!("the server's reply could not be read: {e}"))),
                 (None, Some(error)) => Err(DirectFailure::Server(error)),
                 _ => Err(DirectFailure::Protocol("the server's reply has neither a result nor an error".into())),
