@@ -500,3 +500,26 @@ async fn read_bounded(reply: Reply<'_>) -> Result<Bytes, DirectFailure> {
     }
     Ok(whole.freeze())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(url: &str) -> Option<Plain> {
+        Plain::new(&url::Url::parse(url).unwrap(), Duration::from_secs(1))
+    }
+
+    #[test]
+    fn plain_http_only_where_reqwest_adds_nothing() {
+        let p = plain("http://127.0.0.1:8080/mcp?tenant=ü&x=1").unwrap();
+        assert_eq!(p.target.to_string(), "/mcp?tenant=%C3%BC&x=1");
+        assert_eq!(p.host, "127.0.0.1:8080");
+        let p = plain("http://[::1]:9/").unwrap();
+        assert_eq!((p.target.to_string().as_str(), p.host.to_str().unwrap()), ("/", "[::1]:9"));
+        assert_eq!(plain("http://Example.COM/mcp").unwrap().host, "example.com");
+        // TLS, and credentials in the URL (reqwest sends them as basic auth), stay with reqwest.
+        assert!(plain("https://127.0.0.1:8443/mcp").is_none());
+        assert!(plain("http://user:secret@127.0.0.1:8080/mcp").is_none());
+        assert!(plain("http://user@127.0.0.1:8080/mcp").is_none());
+    }
+}

@@ -102,6 +102,9 @@ impl Http1Origin {
             if sender.is_closed() {
                 continue;
             }
+            if sender.is_ready() {
+                return Some(sender);
+            }
             // Idle connections finished their last response; readiness follows at once.
             if let Ok(Ok(())) = tokio::time::timeout(Duration::from_millis(100), sender.ready()).await {
                 return Some(sender);
