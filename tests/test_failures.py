@@ -245,3 +245,15 @@ async def test_connection_refused_is_a_start_error():
 
     with pytest.raises(mcpfleet.ServerStartError, match="refused"):
         await mcpfleet.StreamableHTTPClient(f"http://127.0.0.1:{free_port()}/mcp", init_timeout=5).initialize()
+
+
+async def test_lists_of_features_a_server_lacks_are_empty():
+    """A server that declares only tools (and answers anything else "method not found")."""
+    from conftest import FIXTURES
+
+    async with mcpfleet.StdioClient(PY, [str(FIXTURES / "hostile_server.py")]) as client:
+        assert await client.list_resources() == []
+        assert await client.list_prompts() == []
+        assert "ok" in {t.name for t in await client.list_tools()}
+        with pytest.raises(mcpfleet.ServerError, match="no such method"):
+            await client.read_resource("file:///etc/hostname")

@@ -276,12 +276,20 @@ impl Connection {
         }
     }
 
+    /// The lists of a feature the server did not declare are empty, without asking it (such a
+    /// server answers "method not found").
     pub async fn list_tools(&self, timeout: Option<Duration>) -> Result<Vec<Tool>> {
+        if self.info.capabilities.tools.is_none() {
+            return Ok(Vec::new());
+        }
         self.list_all("tools/list", timeout, |p| async move { self.peer.list_tools(p).await.map(|r| (r.tools, r.next_cursor)) })
             .await
     }
 
     pub async fn list_resources(&self, timeout: Option<Duration>) -> Result<Vec<Resource>> {
+        if self.info.capabilities.resources.is_none() {
+            return Ok(Vec::new());
+        }
         self.list_all("resources/list", timeout, |p| async move {
             self.peer.list_resources(p).await.map(|r| (r.resources, r.next_cursor))
         })
@@ -304,6 +312,9 @@ impl Connection {
     }
 
     pub async fn list_resource_templates(&self, timeout: Option<Duration>) -> Result<Vec<ResourceTemplate>> {
+        if self.info.capabilities.resources.is_none() {
+            return Ok(Vec::new());
+        }
         self.list_all("resources/templates/list", timeout, |p| async move {
             self.peer.list_resource_templates(p).await.map(|r| (r.resource_templates, r.next_cursor))
         })
@@ -311,6 +322,9 @@ impl Connection {
     }
 
     pub async fn list_prompts(&self, timeout: Option<Duration>) -> Result<Vec<Prompt>> {
+        if self.info.capabilities.prompts.is_none() {
+            return Ok(Vec::new());
+        }
         self.list_all("prompts/list", timeout, |p| async move { self.peer.list_prompts(p).await.map(|r| (r.prompts, r.next_cursor)) })
             .await
     }
@@ -653,6 +667,19 @@ mod tests {
         p.args = vec![concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hostile_server.py").into()];
         p.shutdown_grace = Duration::from_millis(300);
         Connection::connect(&TransportConfig::Stdio(p), options(10_000)).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn lists_of_undeclared_features_are_empty() {
+        // The server declares only tools and answers anything else with "method not found".
+        let c = hostile().await;
+        assert!(c.list_resources(None).await.unwrap().is_empty());
+        assert!(c.list_resource_templates(None).await.unwrap().is_empty());
+        assert!(c.list_prompts(None).await.unwrap().is_empty());
+        assert_eq!(c.list_tools(None).await.unwrap().len(), 6);
+        let err = c.read_resource("file:///etc/hostname", None).await.unwrap_err();
+        assert!(matches!(err, Error::Server { code: -32601, .. }), "{err:?}");
+        c.close().await;
     }
 
     #[tokio::test]
