@@ -32,6 +32,7 @@ async def test_sdk_server_results_convert():
 
         tools = {t.name: t for t in await client.list_tools()}
         add = tools["add"]
+        assert tools["echo"].icons[0]["mimeType"] == "image/svg+xml" and add.icons is None
         as_dict = add.to_dict()
         assert as_dict["inputSchema"] == add.input_schema and as_dict["name"] == "add"
         sdk_tool = add.to_mcp()

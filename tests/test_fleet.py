@@ -47,6 +47,13 @@ async def test_three_transports_in_one_fleet(sdk_http, sdk_sse):
         tools = {t.name: t for t in fleet.get_tools()}
         assert {"demo_echo", "demo_add", "web_add", "web_echo", "old_add"} <= set(tools)
         assert tools["web_add"].server == "sdk-http" and tools["web_add"].original_name == "add"
+        echo = tools["web_echo"]
+        assert echo.title == "Echo ✓" and echo.meta == {"example.com/owner": "tests"}
+        assert echo.icons == [{"src": "data:image/svg+xml;base64,PHN2Zy8+", "mimeType": "image/svg+xml", "sizes": ["any"]}]
+        assert tools["web_add"].icons is None and tools["web_add"].meta is None
+        up = fleet.get_mcp_server("sdk-http")
+        assert up.server_info.name == "sdk-test-peer" and up.protocol_version == up.server_info.protocol_version == "2025-11-25"
+        assert "tools" in up.server_info.capabilities and up.instructions == up.server_info.instructions
         assert (await fleet.execute_tool("demo_add", {"a": 2, "b": 3})).structured_content == {"result": 5}
         assert (await fleet.execute_tool("web_add", {"a": 20, "b": 22})).text == "42"
         assert (await fleet.execute_tool("old_echo", {"text": "hi"})).text == "hi"
@@ -66,6 +73,7 @@ async def test_three_transports_in_one_fleet(sdk_http, sdk_sse):
         assert info.pid and alive(info.pid) and info.uptime >= 0
         demo_pid = info.pid
     assert all(s.state in ("Stopped", "Disconnected") for s in fleet.list_mcp_servers())
+    assert all(s.server_info is None and s.protocol_version is None for s in fleet.list_mcp_servers())
     assert wait_gone(demo_pid)
 
 

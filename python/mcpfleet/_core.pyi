@@ -300,6 +300,9 @@ class Tool:
     def annotations(self) -> dict[str, Any] | None: ...
     @property
     def meta(self) -> dict[str, Any] | None: ...
+    @property
+    def icons(self) -> list[dict[str, Any]] | None:
+        """Icons for the tool (each a dict: ``src``, ``mimeType``, ``sizes``, ``theme``)."""
 
 Content = TextContent | ImageContent | AudioContent | EmbeddedResource | ResourceLink
 
@@ -529,6 +532,13 @@ class MCPServerInfo:
     def instructions(self) -> str | None:
         """What the server said about how to use it when it connected."""
     @property
+    def server_info(self) -> ServerInfo | None:
+        """While the server is up, what it said of itself in ``initialize`` (name, version,
+        ``protocol_version``, ``capabilities``, ``instructions``); None when it is not up."""
+    @property
+    def protocol_version(self) -> str | None:
+        """The protocol version negotiated with the server while it is up."""
+    @property
     def definition(self) -> dict[str, Any]:
         """The definition in the flat shape; env and header values are redacted."""
     @property
@@ -560,6 +570,14 @@ class ToolMetadata:
     def output_schema(self) -> dict[str, Any] | None: ...
     @property
     def annotations(self) -> dict[str, Any] | None: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def icons(self) -> list[dict[str, Any]] | None:
+        """Icons for the tool (each a dict: ``src``, ``mimeType``, ``sizes``, ``theme``)."""
+    @property
+    def meta(self) -> dict[str, Any] | None:
+        """The tool's ``_meta`` as the server gave it."""
 
 @final
 class GatewayServer:

@@ -210,6 +210,11 @@ impl Connection {
         &self.info
     }
 
+    /// The server's `initialize` answer, shared.
+    pub fn server_info_shared(&self) -> Arc<ServerPeerInfo> {
+        self.info.clone()
+    }
+
     pub fn transport_kind(&self) -> &'static str {
         self.kind
     }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rmcp::model::{CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool};
+use rmcp::model::{CallToolResult, GetPromptResult, JsonObject, Prompt, ReadResourceResult, Resource, ResourceTemplate, ServerPeerInfo, Tool};
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -105,8 +105,9 @@ pub struct ServerInfo {
     pub uptime: Option<Duration>,
     pub pid: Option<u32>,
     pub auth: Option<AuthInfo>,
-    /// What the server, while connected, said about how to use it (`initialize`'s `instructions`).
-    pub instructions: Option<String>,
+    /// While connected, what the server said of itself in `initialize` (its name and version,
+    /// protocol version, capabilities and instructions).
+    pub peer: Option<Arc<ServerPeerInfo>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -621,7 +622,7 @@ impl Inner {
             uptime: status.up_since.map(|t| t.elapsed()),
             pid: status.connection.as_ref().and_then(|c| c.pid()),
             auth: status.auth.clone(),
-            instructions: status.connection.as_ref().and_then(|c| c.server_info().instructions.clone()),
+            peer: status.connection.as_ref().map(|c| c.server_info_shared()),
             definition,
         }
     }

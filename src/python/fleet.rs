@@ -611,7 +611,18 @@ impl MCPServerInfo {
     /// said nothing).
     #[getter]
     fn instructions(&self) -> Option<&str> {
-        self.0.instructions.as_deref()
+        self.0.peer.as_ref().and_then(|p| p.instructions.as_deref())
+    }
+    /// While the server is up, what it said of itself in `initialize` (name, version,
+    /// `protocol_version`, `capabilities`, `instructions`); None when it is not up.
+    #[getter]
+    fn server_info(&self) -> Option<crate::python::types::ServerInfo> {
+        self.0.peer.clone().map(crate::python::types::ServerInfo)
+    }
+    /// The protocol version negotiated with the server while it is up.
+    #[getter]
+    fn protocol_version(&self) -> Option<String> {
+        self.0.peer.as_ref().map(|p| p.protocol_version.to_string())
     }
     /// The definition as a dict in the flat shape; env and header values are redacted.
     #[getter]
@@ -695,6 +706,20 @@ impl ToolMetadata {
     #[getter]
     fn annotations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py_value(py, &self.tool.annotations)
+    }
+    #[getter]
+    fn title(&self) -> Option<&str> {
+        self.tool.title.as_deref()
+    }
+    /// Icons for the tool (each a dict: `src`, `mimeType`, `sizes`, `theme`).
+    #[getter]
+    fn icons<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py_value(py, &self.tool.icons)
+    }
+    /// The tool's `_meta` as the server gave it.
+    #[getter]
+    fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py_value(py, &self.tool.meta)
     }
     fn __repr__(&self) -> String {
         format!("ToolMetadata(name={}, server={}, description={})", py_str(&self.name), py_opt(self.server.as_deref()), py_opt(self.tool.description.as_deref().map(short).as_deref()))

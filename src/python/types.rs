@@ -134,6 +134,11 @@ impl Tool {
     fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py_value(py, &self.0.meta)
     }
+    /// Icons for the tool (each a dict: `src`, `mimeType`, `sizes`, `theme`).
+    #[getter]
+    fn icons<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py_value(py, &self.0.icons)
+    }
     fn __repr__(&self) -> String {
         format!("Tool(name={}, description={})", py_str(&self.0.name), py_opt(self.0.description.as_deref().map(short).as_deref()))
     }
