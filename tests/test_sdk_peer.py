@@ -204,3 +204,25 @@ async def test_calls_reuse_connections_and_survive_the_server_closing_idle_ones(
                 assert (await client.call_tool("echo", {"text": f"after idle {round}"})).text == f"after idle {round}"
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize("transport", ["stdio", "streamable-http"])
+async def test_the_servers_logging_level_is_set(transport, sdk_http):
+    async with sdk_client(transport, sdk_http) as client:
+        assert client.protocol_version == client.server_info.protocol_version == "2025-11-25"
+        assert (await client.call_tool("logging_level")).text == "none"
+        await client.set_logging_level("ERROR")
+        assert (await client.call_tool("logging_level")).text == "error"
+        await client.set_logging_level("info")
+        assert (await client.call_tool("logging_level")).text == "info"
+        with pytest.raises(mcpfleet.ConfigError, match='unknown logging level "loud"'):
+            await client.set_logging_level("loud")
+    assert mcpfleet.StdioClient(PY, [SDK_SERVER]).protocol_version is None
+
+
+async def test_a_server_without_logging_says_so():
+    from conftest import FIXTURES
+
+    async with mcpfleet.StdioClient(PY, [str(FIXTURES / "hostile_server.py")]) as client:
+        with pytest.raises(mcpfleet.ServerError, match="no such method"):
+            await client.set_logging_level("debug")

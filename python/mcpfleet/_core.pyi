@@ -132,9 +132,17 @@ class MCPClientBase:
     async def list_prompts(self, *, timeout: float | None = None) -> list[Prompt]: ...
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> GetPromptResult: ...
     async def ping(self, *, timeout: float | None = None) -> None: ...
+    async def set_logging_level(self, level: str, *, timeout: float | None = None) -> None:
+        """Asks the server to send log messages at ``level`` ("debug", "info", "notice",
+        "warning", "error", "critical", "alert", "emergency") and above; they arrive on the
+        ``mcpfleet.server`` logger. ``ConfigError`` for another level; a server that does not
+        support it answers ``ServerError`` (method not found)."""
     @property
     def server_info(self) -> ServerInfo | None:
         """The server's `initialize` answer, or None before `initialize()`."""
+    @property
+    def protocol_version(self) -> str | None:
+        """The protocol version agreed with the server, or None before `initialize()`."""
     @property
     def is_connected(self) -> bool:
         """True between a successful `initialize()` and `close()`."""

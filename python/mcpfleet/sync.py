@@ -42,6 +42,9 @@ class _Client:
     def initialize(self) -> _core.ServerInfo:
         return _call(self._async.initialize)
 
+    def set_logging_level(self, level: str, *, timeout: float | None = None) -> None:
+        _call(self._async.set_logging_level, level, timeout=timeout)
+
     def close(self) -> None:
         _call(self._async.close)
 
@@ -78,6 +81,10 @@ class _Client:
     @property
     def server_info(self) -> _core.ServerInfo | None:
         return self._async.server_info
+
+    @property
+    def protocol_version(self) -> str | None:
+        return self._async.protocol_version
 
     @property
     def is_connected(self) -> bool:

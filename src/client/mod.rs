@@ -12,6 +12,9 @@ use rmcp::model::{
     PaginatedRequestParams, PingRequest, Prompt, ReadResourceRequestParams, ReadResourceResult, RequestMetaObject, Resource, ResourceTemplate,
     ServerPeerInfo, Tool,
 };
+// Logging is deprecated by SEP-2577 (2026-07-28); servers of the 2025 era still use it.
+#[allow(deprecated)]
+use rmcp::model::{LoggingLevel, SetLevelRequestParams};
 use rmcp::service::{ClientInitializeError, Peer, RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::InsufficientScopeError;
 use rmcp::{RoleClient, ServiceExt};
@@ -299,6 +302,18 @@ impl Connection {
             self.peer.list_resources(p).await.map(|r| (r.resources, r.next_cursor))
         })
         .await
+    }
+
+    /// `logging/setLevel`: the server sends log messages at `level` ("debug" … "emergency") and
+    /// above. Asked even when the server did not declare `logging`: many log all the same.
+    #[allow(deprecated)]
+    pub async fn set_logging_level(&self, level: &str, timeout: Option<Duration>) -> Result<()> {
+        let level: LoggingLevel = serde_json::from_value(serde_json::Value::from(level.to_ascii_lowercase())).map_err(|_| {
+            Error::Config(format!("unknown logging level {level:?}: expected debug, info, notice, warning, error, critical, alert or emergency"))
+        })?;
+        #[allow(deprecated)]
+        let fut = self.peer.set_level(SetLevelRequestParams::new(level));
+        self.request("logging/setLevel", None, timeout, fut).await
     }
 
     /// `resources/subscribe`: the server then sends `notifications/resources/updated` for `uri`.

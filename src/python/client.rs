@@ -298,10 +298,26 @@ impl ClientBase {
         spawn(py, async move { conn.ping(timeout).await.map_err(to_py_err) })
     }
 
+    /// Asks the server to send log messages at `level` ("debug", "info", "notice", "warning",
+    /// "error", "critical", "alert", "emergency") and above. They arrive on the
+    /// `mcpfleet.server` logger.
+    #[pyo3(signature = (level, *, timeout = None))]
+    fn set_logging_level<'py>(&self, py: Python<'py>, level: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        spawn(py, async move { conn.set_logging_level(&level, timeout).await.map_err(to_py_err) })
+    }
+
     /// The server's `initialize` answer, or None before `initialize()`.
     #[getter]
     fn server_info(&self) -> Option<ServerInfo> {
-        self.state.connection.lock().unwrap().as_ref().map(|c| ServerInfo(Arc::new(c.server_info().clone())))
+        self.state.connection.lock().unwrap().as_ref().map(|c| ServerInfo(c.server_info_shared()))
+    }
+
+    /// The protocol version agreed with the server, or None before `initialize()`.
+    #[getter]
+    fn protocol_version(&self) -> Option<String> {
+        self.state.connection.lock().unwrap().as_ref().map(|c| c.server_info().protocol_version.to_string())
     }
 
     /// True between a successful `initialize()` and `close()`.
