@@ -71,8 +71,11 @@ class StdlibClient:
 
     def call(self, name: str, arguments: dict) -> dict:
         self.next_id += 1
-        reply = self.read(self.post({"jsonrpc": "2.0", "id": self.next_id, "method": "tools/call", "params": {"name": name, "arguments": arguments}}))
-        return reply["result"]
+        # Only the id changes: the rest of the body is formatted once per call site.
+        body = b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"%s","arguments":%s}}' % (
+            self.next_id, name.encode(), json.dumps(arguments).encode())
+        self.conn.request("POST", "/mcp", body, self.headers)
+        return self.read(self.conn.getresponse())["result"]
 
 
 def stdlib_round(client: StdlibClient, calls: int) -> tuple[float, float]:
@@ -97,7 +100,10 @@ async def main() -> None:
     args = parser.parse_args()
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "mcpfleet.demo_server", "--http", str(port)], stdout=subprocess.DEVNULL, start_new_session=True
+        [sys.executable, "-m", "mcpfleet.demo_server", "--http", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 30
