@@ -49,6 +49,10 @@ async def test_sdk_server_results_convert():
 
         [resource] = await client.list_resources()
         assert isinstance(resource.to_mcp(), mcp.types.Resource) and str(resource.to_mcp().uri) == "test://greeting"
+        [template] = await client.list_resource_templates()
+        sdk_template = template.to_mcp()
+        assert isinstance(sdk_template, mcp.types.ResourceTemplate) and sdk_template.uri_template == "test://items/{item}"
+        same_wire(template.to_dict(), sdk_template)
         read = (await client.read_resource("test://greeting")).to_mcp()
         assert isinstance(read, mcp.types.ReadResourceResult) and read.contents[0].text == "hello from the SDK"
 

@@ -66,6 +66,9 @@ async def test_three_transports_in_one_fleet(sdk_http, sdk_sse):
         assert "Ada" in got.messages[0].content.text
         resources = fleet.list_resources()
         assert ("sdk-http", "test://greeting") in [(s, r.uri) for s, r in resources]
+        templates = [(s, t.uri_template) for s, t in fleet.list_resource_templates()]
+        assert ("sdk-http", "test://items/{item}") in templates and ("sdk-sse", "test://items/{item}") in templates
+        assert (await fleet.read_resource("test://items/7")).text == "item 7"
         assert (await fleet.read_resource("demo://greeting")).text.startswith("Hello")
         assert (await fleet.read_resource("test://greeting", server="sdk-sse")).text == "hello from the SDK"
         info = fleet.get_mcp_server("demo")

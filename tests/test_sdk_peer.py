@@ -37,6 +37,9 @@ async def exercise(client: mcpfleet.MCPClientBase) -> None:
 
     assert (await client.read_resource("test://greeting")).text == "hello from the SDK"
     assert [r.uri for r in await client.list_resources()] == ["test://greeting"]
+    [template] = await client.list_resource_templates()
+    assert (template.uri_template, template.name, template.title, template.mime_type) == ("test://items/{item}", "item", "An item ✓", "text/plain")
+    assert (await client.read_resource("test://items/42")).text == "item 42"
 
     [prompt] = await client.list_prompts()
     assert prompt.name == "hello"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from ._core import CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ServerInfo, Tool
+from ._core import CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, ServerInfo, Tool
 
 __all__ = ["MCPClient"]
 
@@ -20,6 +20,7 @@ class MCPClient(Protocol):
         self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None
     ) -> CallToolResult: ...
     async def list_resources(self, *, timeout: float | None = None) -> list[Resource]: ...
+    async def list_resource_templates(self, *, timeout: float | None = None) -> list[ResourceTemplate]: ...
     async def read_resource(self, uri: str, *, timeout: float | None = None) -> ReadResourceResult: ...
     async def list_prompts(self, *, timeout: float | None = None) -> list[Prompt]: ...
     async def get_prompt(

@@ -66,6 +66,9 @@ class _Client:
     def list_resources(self, *, timeout: float | None = None) -> list[_core.Resource]:
         return _call(self._async.list_resources, timeout=timeout)
 
+    def list_resource_templates(self, *, timeout: float | None = None) -> list[_core.ResourceTemplate]:
+        return _call(self._async.list_resource_templates, timeout=timeout)
+
     def read_resource(self, uri: str, *, timeout: float | None = None) -> _core.ReadResourceResult:
         return _call(self._async.read_resource, uri, timeout=timeout)
 
@@ -320,6 +323,9 @@ class Adapter:
 
     def list_resources(self) -> list[tuple[str, _core.Resource]]:
         return self._async.list_resources()
+
+    def list_resource_templates(self) -> list[tuple[str, _core.ResourceTemplate]]:
+        return self._async.list_resource_templates()
 
     def tool_name_collisions(self) -> list[tuple[str, str, str, str]]:
         return self._async.tool_name_collisions()

@@ -15,7 +15,7 @@ use crate::python::convert::{opt_seconds, py_to_object, request_options, seconds
 use crate::python::oauth::PyOAuth;
 use crate::python::tokens::PyTokenSource;
 use crate::python::errors::{ServerNotRunningError, config_error, to_py_err};
-use crate::python::types::{py_list, py_str, CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ServerInfo, Tool};
+use crate::python::types::{py_list, py_str, CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, ServerInfo, Tool};
 use crate::transport::http::redact_url;
 use crate::transport::stdio::StderrBuffer;
 use crate::transport::{HttpOptions, StdioParams, TransportConfig};
@@ -259,6 +259,17 @@ impl ClientBase {
         spawn(py, async move {
             let resources = conn.list_resources(timeout).await.map_err(to_py_err)?;
             Ok(resources.into_iter().map(Resource).collect::<Vec<_>>())
+        })
+    }
+
+    /// The server's resource templates (URI templates of resources it can read).
+    #[pyo3(signature = (*, timeout = None))]
+    fn list_resource_templates<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        spawn(py, async move {
+            let templates = conn.list_resource_templates(timeout).await.map_err(to_py_err)?;
+            Ok(templates.into_iter().map(ResourceTemplate).collect::<Vec<_>>())
         })
     }
 

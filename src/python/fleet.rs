@@ -20,7 +20,7 @@ use crate::python::convert::{json_to_py, object_to_py, opt_seconds, py_to_json, 
 use crate::python::oauth::login_authorizer;
 use crate::python::errors::{config_error, to_py_err};
 use crate::python::tokens::PyTokenSource;
-use crate::python::types::{CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, py_opt, py_str, short, to_py_value};
+use crate::python::types::{CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, py_opt, py_str, short, to_py_value};
 
 /// A spec from Python: a mapping, or an object with `to_dict()` (such as `mcpfleet.MCPServer`),
 /// and its token provider (the `token_provider`/`tokenProvider` key or attribute), which stays
@@ -457,6 +457,12 @@ impl Adapter {
     /// Resources of every running server, as (server name, Resource) pairs.
     fn list_resources(&self) -> Vec<(String, Resource)> {
         self.fleet.catalog().resources.iter().map(|(s, r)| (s.clone(), Resource(r.clone()))).collect()
+    }
+
+    /// `(server, template)` for every resource template of every running server; a
+    /// `read_resource` of a URI it matches goes to that server.
+    fn list_resource_templates(&self) -> Vec<(String, ResourceTemplate)> {
+        self.fleet.catalog().resource_templates.iter().map(|(s, t)| (s.clone(), ResourceTemplate(t.clone()))).collect()
     }
 
     /// Reads a resource from the server that lists it, or from `server`.

@@ -128,6 +128,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::EmbeddedResource>()?;
     m.add_class::<types::ResourceLink>()?;
     m.add_class::<types::Resource>()?;
+    m.add_class::<types::ResourceTemplate>()?;
     m.add_class::<types::TextResourceContents>()?;
     m.add_class::<types::BlobResourceContents>()?;
     m.add_class::<types::ReadResourceResult>()?;

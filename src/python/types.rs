@@ -404,6 +404,45 @@ impl Resource {
     }
 }
 
+/// A family of resources a server can read, named by an RFC 6570 URI template.
+#[pyclass(module = "mcpfleet", frozen)]
+pub struct ResourceTemplate(pub model::ResourceTemplate);
+
+#[pymethods]
+impl ResourceTemplate {
+    /// The value as the MCP specification spells it: a dict with camelCase keys.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        wire_dict(py, &self.0)
+    }
+    /// The same value as the official `mcp` SDK's `mcp.types.ResourceTemplate`.
+    fn to_mcp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        sdk_model(py, "ResourceTemplate", self.to_dict(py)?)
+    }
+    #[getter]
+    fn uri_template(&self) -> &str {
+        &self.0.uri_template
+    }
+    #[getter]
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+    #[getter]
+    fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+    #[getter]
+    fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    #[getter]
+    fn mime_type(&self) -> Option<&str> {
+        self.0.mime_type.as_deref()
+    }
+    fn __repr__(&self) -> String {
+        format!("ResourceTemplate(uri_template={}, name={})", py_str(&self.0.uri_template), py_str(&self.0.name))
+    }
+}
+
 /// Text contents of a resource.
 #[pyclass(module = "mcpfleet", frozen, get_all)]
 pub struct TextResourceContents {
