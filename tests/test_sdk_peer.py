@@ -229,3 +229,21 @@ async def test_a_server_without_logging_says_so():
     async with mcpfleet.StdioClient(PY, [str(FIXTURES / "hostile_server.py")]) as client:
         with pytest.raises(mcpfleet.ServerError, match="no such method"):
             await client.set_logging_level("debug")
+
+
+async def test_a_stream_the_server_keeps_open_after_the_answer_does_not_hold_up_the_call():
+    """The answer is returned when it arrives; the stream's end is awaited off the call's path."""
+    from conftest import FIXTURES
+
+    port = free_port()
+    proc = start_server([PY, str(FIXTURES / "lingering_sse_server.py"), str(port), "10"], port)
+    try:
+        async with mcpfleet.StreamableHTTPClient(f"http://127.0.0.1:{port}/mcp") as client:
+            await client.call_tool("echo", {"text": "first"})  # the session is known from here on
+            started = asyncio.get_running_loop().time()
+            for i in range(20):
+                assert (await client.call_tool("echo", {"text": f"ü{i}"})).text == f"ü{i}"
+            # Each stream stays open 10 s after its answer; waiting for its end would take 200 s.
+            assert asyncio.get_running_loop().time() - started < 5
+    finally:
+        stop(proc)

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use futures::stream::BoxStream;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -45,9 +45,9 @@ const SESSION_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "
 const MAX_RESUMES: usize = 5;
 /// Longest wait before a resume, whatever the server's `retry` says.
 const MAX_RESUME_DELAY: Duration = Duration::from_secs(5);
-/// How long the end of a call's event stream is waited for after the answer, so that its
-/// connection can serve the next call.
-const STREAM_END_WAIT: Duration = Duration::from_millis(50);
+/// How long the end of a call's event stream is awaited after the answer (off the call's
+/// path), so that its connection can serve another call.
+const STREAM_END_WAIT: Duration = Duration::from_secs(5);
 const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 
 /// The session rmcp's transport holds: its id and the headers it sends with it.
@@ -172,16 +172,16 @@ impl Plain {
 }
 
 /// A reply's head, and its body as a byte stream, from whichever client sent the request.
-struct Reply<'a> {
+struct Reply {
     status: StatusCode,
     media_type: String,
     content_length: Option<u64>,
     body: BoxStream<'static, Result<Bytes, std::io::Error>>,
     /// The connection the body arrives on (plain HTTP), pooled again once the body is read.
-    lease: Option<Lease<'a>>,
+    lease: Option<Lease>,
 }
 
-impl Reply<'_> {
+impl Reply {
     fn from_reqwest(response: reqwest::Response) -> Self {
         let status = response.status();
         let media_type = media_type(response.headers());
@@ -196,8 +196,8 @@ fn media_type(headers: &HeaderMap) -> String {
 }
 
 /// How a POST went.
-enum Sent<'a> {
-    Reply(Reply<'a>),
+enum Sent {
+    Reply(Reply),
     /// The server never got it: the rmcp way may try.
     NotTaken,
     Failed(DirectFailure),
@@ -286,7 +286,7 @@ impl DirectPost {
     /// Reads the call's event stream (resuming it if it breaks off) until the answer.
     async fn read_stream<R: DeserializeOwned>(
         &self,
-        reply: Reply<'_>,
+        reply: Reply,
         id: &RequestId,
         session: &Session,
         token: Option<&str>,
@@ -315,10 +315,20 @@ impl DirectPost {
                 }
                 let Some(data) = event.data.filter(|d| !d.is_empty()) else { continue };
                 if let Read::Answer(answer) = self.read_message(data.as_bytes(), id, session, token, handler, peer).await {
-                    // The stream ends right after the answer; its end lets the connection be reused.
-                    if let Some(lease) = lease.as_mut() {
-                        if let Ok(None) = tokio::time::timeout(STREAM_END_WAIT, events.next()).await {
-                            lease.finished();
+                    // The stream ends right after the answer (usually in the same read); its end
+                    // lets the connection serve another call. A server slower to end it is
+                    // waited for in the background, not by the caller.
+                    if let Some(mut lease) = lease.take() {
+                        match events.next().now_or_never() {
+                            Some(None) => lease.finished(),
+                            Some(Some(_)) => {}
+                            None => {
+                                tokio::spawn(async move {
+                                    if let Ok(None) = tokio::time::timeout(STREAM_END_WAIT, events.next()).await {
+                                        lease.finished();
+                                    }
+                                });
+                            }
                         }
                     }
                     return answer;
@@ -397,7 +407,7 @@ impl DirectPost {
 
     /// POSTs a message in rmcp's session: over a plain connection for `http://` servers, else
     /// through reqwest.
-    async fn post(&self, body: Vec<u8>, session: &Session, token: Option<&str>) -> Sent<'_> {
+    async fn post(&self, body: Vec<u8>, session: &Session, token: Option<&str>) -> Sent {
         const ACCEPT_BOTH: &str = "application/json, text/event-stream";
         let Some(plain) = &self.plain else {
             let request = self.in_session(self.http.post(self.url.clone()), session, token, ACCEPT_BOTH);
@@ -482,7 +492,7 @@ impl Drop for Pending<'_> {
 }
 
 /// The whole body, up to [`MAX_EVENT_BYTES`].
-async fn read_bounded(reply: Reply<'_>) -> Result<Bytes, DirectFailure> {
+async fn read_bounded(reply: Reply) -> Result<Bytes, DirectFailure> {
     if reply.content_length.is_some_and(|n| n > MAX_EVENT_BYTES as u64) {
         return Err(DirectFailure::Protocol(format!("the reply is longer than {MAX_EVENT_BYTES} bytes")));
     }

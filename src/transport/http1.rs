@@ -5,7 +5,7 @@
 //! with reqwest: an origin that needs them never gets here.
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,11 +16,13 @@ use hyper::client::conn::http1::SendRequest;
 /// Idle connections kept per origin.
 const MAX_IDLE: usize = 32;
 
+type Idle = Arc<Mutex<Vec<SendRequest<Full<Bytes>>>>>;
+
 pub struct Http1Origin {
     host: String,
     port: u16,
     connect_timeout: Duration,
-    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    idle: Idle,
 }
 
 /// Why a request was not answered.
@@ -34,23 +36,23 @@ pub enum SendError {
 
 /// A connection lent to one request; it goes back to the pool when the response has been
 /// read to its end ([`Lease::finished`]), and is closed otherwise.
-pub struct Lease<'a> {
-    origin: &'a Http1Origin,
+pub struct Lease {
+    idle: Idle,
     sender: Option<SendRequest<Full<Bytes>>>,
     finished: bool,
 }
 
-impl Lease<'_> {
+impl Lease {
     pub fn finished(&mut self) {
         self.finished = true;
     }
 }
 
-impl Drop for Lease<'_> {
+impl Drop for Lease {
     fn drop(&mut self) {
         let Some(sender) = self.sender.take() else { return };
         if self.finished && !sender.is_closed() {
-            let mut idle = self.origin.idle.lock().unwrap();
+            let mut idle = self.idle.lock().unwrap();
             if idle.len() < MAX_IDLE {
                 idle.push(sender);
             }
@@ -70,12 +72,12 @@ impl Http1Origin {
             url::Host::Ipv4(ip) => ip.to_string(),
             url::Host::Ipv6(ip) => ip.to_string(),
         };
-        Some(Self { host, port: url.port_or_known_default()?, connect_timeout, idle: Mutex::new(Vec::new()) })
+        Some(Self { host, port: url.port_or_known_default()?, connect_timeout, idle: Idle::default() })
     }
 
     /// Sends the request on an idle connection, or a new one. A request that an idle
     /// connection turned away unsent (closed meanwhile) is sent once more on a new connection.
-    pub async fn send(&self, request: http::Request<Full<Bytes>>) -> Result<(http::Response<Incoming>, Lease<'_>), SendError> {
+    pub async fn send(&self, request: http::Request<Full<Bytes>>) -> Result<(http::Response<Incoming>, Lease), SendError> {
         let mut request = request;
         let mut fresh = false;
         loop {
@@ -87,7 +89,7 @@ impl Http1Origin {
                 }
             };
             match sender.try_send_request(request).await {
-                Ok(response) => return Ok((response, Lease { origin: self, sender: Some(sender), finished: false })),
+                Ok(response) => return Ok((response, Lease { idle: self.idle.clone(), sender: Some(sender), finished: false })),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) if !fresh => request = unsent,
                     _ => return Err(SendError::Request(e.into_error())),
