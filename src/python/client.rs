@@ -168,12 +168,12 @@ async fn initialize(state: Arc<ClientState>) -> PyResult<ServerInfo> {
     let current = state.connection.lock().unwrap().clone();
     if let Some(conn) = current {
         if !conn.is_closed() {
-            return Ok(ServerInfo(Arc::new(conn.server_info().clone())));
+            return Ok(ServerInfo(conn.server_info_shared()));
         }
     }
     let conn = Arc::new(Connection::connect(&state.config, state.options.clone()).await.map_err(to_py_err)?);
     *state.stderr.lock().unwrap() = conn.stderr().cloned();
-    let info = ServerInfo(Arc::new(conn.server_info().clone()));
+    let info = ServerInfo(conn.server_info_shared());
     *state.connection.lock().unwrap() = Some(conn);
     Ok(info)
 }
