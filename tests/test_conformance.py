@@ -77,7 +77,7 @@ def run_scenario(scenario: str, tmp_path) -> tuple[int, str]:
     return out.returncode, out.stdout + out.stderr
 
 
-@pytest.mark.parametrize("scenario", ["initialize", "tools_call", "sse-retry"])
+@pytest.mark.parametrize("scenario", ["initialize", "tools_call", "elicitation-sep1034-client-defaults", "sse-retry"])
 def test_client_scenario(scenario, tmp_path):
     code, report = run_scenario(scenario, tmp_path)
     assert code == 0, report

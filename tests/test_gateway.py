@@ -37,8 +37,8 @@ async def test_sdk_client_sees_the_whole_fleet(mode):
             assert not any(n.startswith("mcpserver_") for n in names)
             assert text(await client.call_tool("demo_echo", {"text": "through the gateway ü"})) == "through the gateway ü"
             assert text(await client.call_tool("sdk_add", {"a": 20, "b": 22})) == "42"
-            # The caller's `_meta` reaches the server; a progress token (nobody relays progress
-            # back yet) and the protocol's per-request keys do not.
+            # The caller's `_meta` reaches the server; its progress token (the server gets one of
+            # the gateway's) and the protocol's per-request keys do not.
             trace = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "example.com/tenant": "ü"}
             seen = json.loads(text(await client.call_tool("sdk_request_meta", {}, meta={**trace, "progressToken": "p-1"})))
             assert seen["meta"] == trace and seen["progressToken"] != "p-1", seen
@@ -142,6 +142,23 @@ async def test_tool_search_for_big_fleets():
             assert result.structured_content == {"result": 42}
             missing = await client.call_tool("call_tool", {"name": "demo_ech", "arguments": {}})
             assert missing.is_error and "did you mean `demo_echo`" in text(missing) and "search_tools" in text(missing)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_progress_passes_through_the_gateway_in_order(mode):
+    servers = [{"name": "py", "command": PY, "args": [SDK_SERVER], "autoStart": True, "toolPrefix": "sdk"}]
+    seen = []
+
+    async def on_progress(progress, total, message):
+        seen.append((progress, total, message))
+
+    async with mcpfleet.Adapter(servers) as fleet, await fleet.serve_http() as front:
+        async with Client(front.url, mode=mode) as client:
+            result = await client.call_tool("sdk_steps", {"count": 5}, progress_callback=on_progress)
+            assert text(result) == "5 steps"
+            # Without a token, no progress comes back (and the call takes the direct path).
+            assert text(await client.call_tool("sdk_steps", {"count": 2})) == "2 steps"
+    assert seen == [(float(i), 5.0, f"step {i} of 5 ✓") for i in range(1, 6)]
 
 
 async def test_everything_behind_the_gateway_templates_images_cancellation(tmp_path):

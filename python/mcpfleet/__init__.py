@@ -31,10 +31,12 @@ from ._core import (
     AudioContent,
     BlobResourceContents,
     CallToolResult,
+    ElicitationRequest,
     EmbeddedResource,
     GatewayServer,
     GetPromptResult,
     ImageContent,
+    LogMessage,
     MCPClientBase,
     MCPClientConfig,
     FileTokenStore,
@@ -49,6 +51,7 @@ from ._core import (
     Resource,
     ResourceLink,
     ResourceTemplate,
+    SamplingRequest,
     ServerInfo,
     TextContent,
     TextResourceContents,
@@ -63,10 +66,12 @@ from ._clients import DynamicAuthClient, SSEClient, StdioClient, StreamableHTTPC
 if TYPE_CHECKING:
     from ._fleet import Adapter, MCPServer
     from ._protocol import MCPClient
+    from ._handlers import ElicitationHandler, LogHandler, ProgressCallback, Root, RootsFunction, SamplingHandler
 
 # Imported on first use: they pull in asyncio and typing, which a process that only runs the
 # built-in server (``python -m mcpfleet.demo_server``) never needs.
 _LAZY = {"Adapter": "._fleet", "MCPServer": "._fleet", "MCPClient": "._protocol"}
+_LAZY.update(dict.fromkeys(("ElicitationHandler", "SamplingHandler", "LogHandler", "ProgressCallback", "Root", "RootsFunction"), "._handlers"))
 
 
 def __getattr__(name: str) -> object:
@@ -118,8 +123,17 @@ __all__ = [
     "DEFAULT_CLIENT_ID_KEY",
     "DEFAULT_CLIENT_SECRET_KEY",
     "DEFAULT_STDIO_INIT_TIMEOUT",
+    "ElicitationHandler",
+    "ElicitationRequest",
     "EmbeddedResource",
     "GetPromptResult",
+    "LogHandler",
+    "LogMessage",
+    "ProgressCallback",
+    "Root",
+    "RootsFunction",
+    "SamplingHandler",
+    "SamplingRequest",
     "ImageContent",
     "MCPClient",
     "MCPClientBase",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from os import PathLike
 from typing import Any, Generic, Protocol, Self, TypeVar, Union, final
 
 from typing_extensions import disjoint_base
 
 import mcp.types
+
+from ._handlers import ElicitationHandler, LogHandler, ProgressCallback, Root, RootsFunction, SamplingHandler
 
 __version__: str
 
@@ -116,7 +118,15 @@ class PendingCall(Generic[_T]):
 
 @disjoint_base
 class MCPClientBase:
-    """The MCP client methods shared by every transport (use a subclass)."""
+    """The MCP client methods shared by every transport (use a subclass).
+
+    What a server asks of its client is answered by the handlers given to the constructor,
+    each a plain or ``async`` function run on the event loop the client is used from:
+    ``elicitation_handler`` (an `ElicitationRequest`), ``sampling_handler`` (a
+    `SamplingRequest`), ``roots`` (a list, or a function returning one) and ``log_handler``
+    (each `LogMessage`; without one they go to the ``mcpfleet.server`` logger). The client
+    declares exactly the capabilities it has handlers for; without an elicitation handler a
+    server's question is declined."""
 
     async def initialize(self) -> ServerInfo: ...
     async def close(self) -> None: ...
@@ -124,9 +134,19 @@ class MCPClientBase:
     async def __aexit__(self, *exc_info: object) -> bool: ...
     async def list_tools(self, *, timeout: float | None = None) -> list[Tool]: ...
     async def call_tool(
-        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        meta: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> CallToolResult:
-        """``meta`` goes to the server as the request's ``_meta`` (trace context, your own keys)."""
+        """``meta`` goes to the server as the request's ``_meta`` (trace context, your own keys).
+        ``progress`` (sync or async) is called with (progress, total, message) for each of the
+        server's progress notifications about this call."""
+    async def set_roots(self, roots: Iterable[Root]) -> None:
+        """Replaces the roots given as ``roots=`` and tells the server (``roots/list_changed``)."""
     async def list_resources(self, *, timeout: float | None = None) -> list[Resource]: ...
     async def list_resource_templates(self, *, timeout: float | None = None) -> list[ResourceTemplate]: ...
     async def read_resource(self, uri: str, *, timeout: float | None = None) -> ReadResourceResult: ...
@@ -171,7 +191,12 @@ class StdioClient(MCPClientBase):
         name: str | None = None,
         stderr_lines: int = 200,
         shutdown_grace: float = 2.0,
-    ) -> Self: ...
+        elicitation_handler: ElicitationHandler | None = None,
+        sampling_handler: SamplingHandler | None = None,
+        roots: Iterable[Root] | RootsFunction | None = None,
+        log_handler: LogHandler | None = None,
+    ) -> Self:
+        """The handlers answer what the server asks of the client (see `MCPClientBase`)."""
     async def __aenter__(self) -> StdioClient: ...
     def get_stderr(self) -> str:
         """The server's recent stderr (bounded; also after it exited or was closed)."""
@@ -197,6 +222,10 @@ class StreamableHTTPClient(MCPClientBase):
         token_provider: TokenProvider | None = None,
         token_timeout: float = 10.0,
         auth: OAuth | None = None,
+        elicitation_handler: ElicitationHandler | None = None,
+        sampling_handler: SamplingHandler | None = None,
+        roots: Iterable[Root] | RootsFunction | None = None,
+        log_handler: LogHandler | None = None,
     ) -> Self:
         """``token_provider``: a callable (sync or async) or an object with
         ``get_access_token()`` returning the bearer token (or None) for each request; it runs
@@ -223,6 +252,10 @@ class SSEClient(MCPClientBase):
         token_provider: TokenProvider | None = None,
         token_timeout: float = 10.0,
         auth: OAuth | None = None,
+        elicitation_handler: ElicitationHandler | None = None,
+        sampling_handler: SamplingHandler | None = None,
+        roots: Iterable[Root] | RootsFunction | None = None,
+        log_handler: LogHandler | None = None,
     ) -> Self: ...
     async def __aenter__(self) -> SSEClient: ...
 
@@ -243,6 +276,10 @@ class MCPClientConfig:
     client_key: str | PathLike[str] | None
     insecure: bool
     name: str | None
+    elicitation_handler: ElicitationHandler | None
+    sampling_handler: SamplingHandler | None
+    roots: Iterable[Root] | RootsFunction | None
+    log_handler: LogHandler | None
     def __new__(
         cls,
         command: str | None = None,
@@ -259,10 +296,83 @@ class MCPClientConfig:
         client_key: str | PathLike[str] | None = None,
         insecure: bool = False,
         name: str | None = None,
+        elicitation_handler: ElicitationHandler | None = None,
+        sampling_handler: SamplingHandler | None = None,
+        roots: Iterable[Root] | RootsFunction | None = None,
+        log_handler: LogHandler | None = None,
     ) -> Self: ...
 
 def new_mcp_client_from_type(type: str, config: MCPClientConfig) -> StdioClient | StreamableHTTPClient | SSEClient:
     """The client for "stdio", "streamable-http" or "sse"; other types raise ConfigError."""
+
+@final
+class ElicitationRequest:
+    """A server's question (``elicitation/create``), as an elicitation handler gets it."""
+
+    @property
+    def server(self) -> str:
+        """The name of the server asking (the client's ``name``, or the fleet server's)."""
+    @property
+    def mode(self) -> str:
+        """"form" (answer with content matching ``requested_schema``) or "url" (send the user
+        to ``url``; answer "accept" once they went)."""
+    @property
+    def message(self) -> str: ...
+    @property
+    def requested_schema(self) -> dict[str, Any] | None: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def elicitation_id(self) -> str | None: ...
+    @property
+    def meta(self) -> dict[str, Any] | None: ...
+    def defaults(self) -> dict[str, Any]:
+        """The schema's default for each field that has one (SEP-1034); an accepted answer
+        that leaves a field out gets its default."""
+
+@final
+class SamplingRequest:
+    """A server's request for a completion (``sampling/createMessage``)."""
+
+    @property
+    def server(self) -> str: ...
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The conversation: MCP SamplingMessage dicts (``role``, ``content``)."""
+    @property
+    def prompt(self) -> str | None:
+        """The text of the last message."""
+    @property
+    def system_prompt(self) -> str | None: ...
+    @property
+    def max_tokens(self) -> int: ...
+    @property
+    def temperature(self) -> float | None: ...
+    @property
+    def stop_sequences(self) -> list[str] | None: ...
+    @property
+    def model_preferences(self) -> dict[str, Any] | None: ...
+    @property
+    def include_context(self) -> str | None: ...
+    @property
+    def metadata(self) -> Any: ...
+    @property
+    def tools(self) -> list[dict[str, Any]] | None: ...
+
+@final
+class LogMessage:
+    """A server's log message (``notifications/message``)."""
+
+    @property
+    def server(self) -> str: ...
+    @property
+    def level(self) -> str:
+        """"debug", "info", "notice", "warning", "error", "critical", "alert" or "emergency"."""
+    @property
+    def logger(self) -> str | None: ...
+    @property
+    def data(self) -> Any:
+        """What the server logged: usually a string, any JSON value."""
 
 @final
 class ServerInfo:
@@ -629,9 +739,15 @@ class Adapter:
         management_tools: bool = False,
         config: str | PathLike[str] | list[str | PathLike[str]] | None = None,
         token_providers: dict[str, TokenProvider] | None = None,
+        elicitation_handler: ElicitationHandler | None = None,
+        sampling_handler: SamplingHandler | None = None,
+        roots: Iterable[Root] | RootsFunction | None = None,
+        log_handler: LogHandler | None = None,
     ) -> Self:
         """``servers``: dicts or ``MCPServer``s (a remote one may carry a ``token_provider``);
-        ``token_providers``: token providers by server name (for servers from ``config``)."""
+        ``token_providers``: token providers by server name (for servers from ``config``).
+        The handlers answer every server's requests (each gets the server's name); see
+        `set_handlers` for one server's own."""
     async def __aenter__(self) -> Adapter: ...
     async def __aexit__(self, *exc_info: object) -> bool: ...
     async def start_auto(self) -> dict[str, str | None]:
@@ -700,9 +816,27 @@ class Adapter:
         """Forgets a server's OAuth tokens, in memory and in its token store."""
     def get_tools(self) -> list[ToolMetadata]: ...
     async def execute_tool(
-        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        meta: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> CallToolResult:
-        """``meta`` goes to the server as the request's ``_meta`` (trace context, your own keys)."""
+        """``meta`` goes to the server as the request's ``_meta`` (trace context, your own keys);
+        ``progress`` gets the server's progress notifications about this call."""
+    def set_handlers(
+        self,
+        server: str,
+        *,
+        elicitation_handler: ElicitationHandler | None = None,
+        sampling_handler: SamplingHandler | None = None,
+        roots: Iterable[Root] | RootsFunction | None = None,
+        log_handler: LogHandler | None = None,
+    ) -> None:
+        """Gives one server its own handlers over the fleet's (those not given stay the
+        fleet's). They apply from its next start; ``restart()`` a running server."""
     def list_prompts(self) -> list[Prompt]: ...
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> GetPromptResult: ...
     def list_resources(self) -> list[tuple[str, Resource]]: ...

@@ -99,13 +99,15 @@ class Adapter(_core.Adapter):
         *,
         management_tools: bool = False,
         token_providers: dict[str, Any] | None = None,
+        **handlers: Any,
     ) -> Adapter:
         """Loads a YAML file (one or many MCPServer documents), a directory in muster's layout
         (``<dir>/mcpservers/*.yaml|*.yml``) or a desktop client's ``{"mcpServers": ...}`` JSON;
         or a list of them, as one source.
         Any problem in any file raises ``ConfigError`` listing them all; nothing is registered.
-        ``token_providers`` maps remote server names to their token providers."""
-        return cls(config=path, management_tools=management_tools, token_providers=token_providers)
+        ``token_providers`` maps remote server names to their token providers; the handlers
+        (``elicitation_handler=``, ...) are the constructor's."""
+        return cls(config=path, management_tools=management_tools, token_providers=token_providers, **handlers)
 
     def on_status(self, callback: StatusCallback) -> None:
         """Calls ``callback(update)`` (sync or async) on the event loop for every status change."""

@@ -18,12 +18,13 @@ that loop), but blocks the loop while it runs: in async code, prefer the async A
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from os import PathLike
 from typing import Any
 
 from . import _clients, _core, _display, _fleet, _home
+from ._handlers import ElicitationHandler, LogHandler, ProgressCallback, Root, RootsFunction, SamplingHandler
 
 __all__ = ["Adapter", "GatewayServer", "StdioClient", "StreamableHTTPClient", "SSEClient", "DynamicAuthClient"]
 
@@ -59,9 +60,18 @@ class _Client:
         return _call(self._async.list_tools, timeout=timeout)
 
     def call_tool(
-        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        meta: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> _core.CallToolResult:
-        return _call(self._async.call_tool, name, arguments, timeout=timeout, meta=meta)
+        return _call(self._async.call_tool, name, arguments, timeout=timeout, meta=meta, progress=progress)
+
+    def set_roots(self, roots: Iterable[Root]) -> None:
+        _call(self._async.set_roots, roots)
 
     def list_resources(self, *, timeout: float | None = None) -> list[_core.Resource]:
         return _call(self._async.list_resources, timeout=timeout)
@@ -194,14 +204,27 @@ class Adapter:
         management_tools: bool = False,
         config: str | PathLike[str] | list[str | PathLike[str]] | None = None,
         token_providers: dict[str, Any] | None = None,
+        elicitation_handler: ElicitationHandler | None = None,
+        sampling_handler: SamplingHandler | None = None,
+        roots: Iterable[Root] | RootsFunction | None = None,
+        log_handler: LogHandler | None = None,
     ) -> None:
-        self._async = _fleet.Adapter(servers, management_tools=management_tools, config=config, token_providers=token_providers)
+        self._async = _fleet.Adapter(
+            servers,
+            management_tools=management_tools,
+            config=config,
+            token_providers=token_providers,
+            elicitation_handler=elicitation_handler,
+            sampling_handler=sampling_handler,
+            roots=roots,
+            log_handler=log_handler,
+        )
         self._status_callbacks: list[Callable[[_core.McpDiscreteStatusUpdate], Any]] = []
         self._status_dispatch: Future[None] | None = None
 
     @classmethod
     def from_config(cls, path: str | PathLike[str] | list[str | PathLike[str]], **options: Any) -> Adapter:
-        """As ``mcpfleet.Adapter.from_config`` (``management_tools=``, ``token_providers=``)."""
+        """As ``mcpfleet.Adapter.from_config`` (``management_tools=``, ``token_providers=``, handlers)."""
         return cls(config=path, **options)
 
     def __enter__(self) -> Adapter:
@@ -240,9 +263,28 @@ class Adapter:
         return _call(self._async.restart, name)
 
     def execute_tool(
-        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        meta: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> _core.CallToolResult:
-        return _call(self._async.execute_tool, name, arguments, timeout=timeout, meta=meta)
+        return _call(self._async.execute_tool, name, arguments, timeout=timeout, meta=meta, progress=progress)
+
+    def set_handlers(
+        self,
+        server: str,
+        *,
+        elicitation_handler: ElicitationHandler | None = None,
+        sampling_handler: SamplingHandler | None = None,
+        roots: Iterable[Root] | RootsFunction | None = None,
+        log_handler: LogHandler | None = None,
+    ) -> None:
+        self._async.set_handlers(
+            server, elicitation_handler=elicitation_handler, sampling_handler=sampling_handler, roots=roots, log_handler=log_handler
+        )
 
     def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> _core.GetPromptResult:
         return _call(self._async.get_prompt, name, arguments, timeout=timeout)

@@ -1,15 +1,20 @@
-//! What the client does with messages the server sends on its own: log notifications.
+//! What the client does with messages the server sends on its own: its requests (elicitation,
+//! sampling, roots) go to the client's callbacks, its notifications to logs, progress sinks and
+//! change counters.
 // Server logging is deprecated in the 2026-07-28 spec but still what ≤2025-11-25 servers send.
 #![allow(deprecated)]
 
 use std::sync::Arc;
 
 use rmcp::model::{
-    ClientCapabilities, ClientConfig, Implementation, LoggingLevel, LoggingMessageNotificationParam, ProtocolVersion, ResourceUpdatedNotificationParam,
+    ClientConfig, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult, ElicitationAction, Implementation,
+    ListRootsResult, LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion, ResourceUpdatedNotificationParam,
     ServerNotification,
 };
-use rmcp::service::NotificationContext;
-use rmcp::{ClientHandler, RoleClient};
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{ClientHandler, ErrorData, RoleClient};
+
+use super::callbacks::{Answer, ClientCallbacks, ProgressRoutes, apply_defaults};
 
 #[derive(Clone)]
 pub struct Handler {
@@ -20,12 +25,16 @@ pub struct Handler {
     pub(crate) others_changed: Arc<tokio::sync::watch::Sender<u64>>,
     /// URIs of `notifications/resources/updated`.
     pub(crate) resource_updated: tokio::sync::broadcast::Sender<String>,
+    pub(crate) callbacks: Arc<ClientCallbacks>,
+    pub(crate) progress: Arc<ProgressRoutes>,
 }
 
 impl Handler {
-    pub fn new(name: Arc<str>) -> Self {
+    pub fn new(name: Arc<str>, callbacks: ClientCallbacks) -> Self {
         Self {
             name,
+            callbacks: Arc::new(callbacks),
+            progress: Arc::default(),
             tools_changed: Arc::new(tokio::sync::watch::Sender::new(0)),
             others_changed: Arc::new(tokio::sync::watch::Sender::new(0)),
             resource_updated: tokio::sync::broadcast::Sender::new(64),
@@ -45,11 +54,15 @@ impl Handler {
             ServerNotification::ResourceUpdatedNotification(n) => {
                 let _ = self.resource_updated.send(n.params.uri);
             }
+            ServerNotification::ProgressNotification(n) => self.progress.deliver(n.params),
             _ => {}
         }
     }
 
     fn log(&self, params: &LoggingMessageNotificationParam) {
+        if let Some(sink) = &self.callbacks.log {
+            return sink.log(&self.name, params.clone());
+        }
         let logger = params.logger.as_deref().unwrap_or("");
         let data = match &params.data {
             serde_json::Value::String(s) => s.clone(),
@@ -71,7 +84,48 @@ impl Handler {
     }
 }
 
+/// "Method not found", saying what the client lacks.
+fn not_handled(method: &str, lacking: &str) -> ErrorData {
+    ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, format!("{method}: the client has no {lacking}"), None)
+}
+
+/// A handler's answer, abandoned if the server cancels its request.
+async fn answered<T>(answer: Answer<T>, context: &RequestContext<RoleClient>) -> Result<T, ErrorData> {
+    tokio::select! {
+        result = answer => result,
+        _ = context.ct.cancelled() => Err(ErrorData::internal_error("the server cancelled the request", None)),
+    }
+}
+
 impl ClientHandler for Handler {
+    async fn create_elicitation(&self, params: ElicitRequestParams, context: RequestContext<RoleClient>) -> Result<ElicitResult, ErrorData> {
+        let Some(elicitation) = &self.callbacks.elicitation else {
+            tracing::debug!(server = %self.name, "declined an elicitation: the client has no elicitation handler");
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        let mut result = answered(elicitation.elicit(&self.name, params.clone()), &context).await?;
+        apply_defaults(&params, &mut result);
+        Ok(result)
+    }
+
+    async fn create_message(&self, params: CreateMessageRequestParams, context: RequestContext<RoleClient>) -> Result<CreateMessageResult, ErrorData> {
+        match &self.callbacks.sampling {
+            Some(sampling) => answered(sampling.create_message(&self.name, params), &context).await,
+            None => Err(not_handled("sampling/createMessage", "sampling handler")),
+        }
+    }
+
+    async fn list_roots(&self, context: RequestContext<RoleClient>) -> Result<ListRootsResult, ErrorData> {
+        match &self.callbacks.roots {
+            Some(roots) => answered(roots.list_roots(&self.name), &context).await,
+            None => Err(not_handled("roots/list", "list of roots")),
+        }
+    }
+
+    async fn on_progress(&self, params: ProgressNotificationParam, _cx: NotificationContext<RoleClient>) {
+        self.progress.deliver(params);
+    }
+
     async fn on_logging_message(&self, params: LoggingMessageNotificationParam, _cx: NotificationContext<RoleClient>) {
         self.log(&params);
     }
@@ -94,7 +148,7 @@ impl ClientHandler for Handler {
 
     fn get_info(&self) -> ClientConfig {
         // 2025-11-25 is the newest version with the initialize handshake every server speaks.
-        ClientConfig::new(ClientCapabilities::default(), Implementation::new("mcpfleet", env!("CARGO_PKG_VERSION")))
+        ClientConfig::new(self.callbacks.capabilities(), Implementation::new("mcpfleet", env!("CARGO_PKG_VERSION")))
             .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
     }
 }

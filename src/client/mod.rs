@@ -1,5 +1,6 @@
 //! One MCP client over any transport: connect (initialize), list, call, read, ping, close.
 
+pub mod callbacks;
 mod handler;
 
 use std::future::Future;
@@ -10,12 +11,12 @@ use std::time::Duration;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientRequest, GetPromptRequestParams, GetPromptResult, JsonObject, MetaObject,
     PaginatedRequestParams, PingRequest, Prompt, ReadResourceRequestParams, ReadResourceResult, RequestMetaObject, Resource, ResourceTemplate,
-    ServerPeerInfo, Tool,
+    ServerPeerInfo, ServerResult, Tool,
 };
 // Logging is deprecated by SEP-2577 (2026-07-28); servers of the 2025 era still use it.
 #[allow(deprecated)]
 use rmcp::model::{LoggingLevel, SetLevelRequestParams};
-use rmcp::service::{ClientInitializeError, Peer, RunningService, ServiceError};
+use rmcp::service::{ClientInitializeError, Peer, PeerRequestOptions, RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::InsufficientScopeError;
 use rmcp::{RoleClient, ServiceExt};
 use serde::de::DeserializeOwned;
@@ -24,11 +25,12 @@ use serde_json::value::RawValue;
 use crate::auth::find_token_error;
 use crate::error::{Error, Result};
 use crate::transport::decode::PROTOCOL_ERROR_MARKER;
-use crate::transport::direct_post::{DirectFailure, DirectPost};
+use crate::transport::direct_post::{DirectFailure, DirectPost, Pending};
 use crate::transport::http::{parse_http_url, redact_url};
 use crate::transport::sse::{SseTransport, SseTransportError, error_chain};
 use crate::transport::stdio::{self, ChildProcess, StderrBuffer};
 use crate::transport::{TransportConfig, streamable_http};
+pub use callbacks::{ClientCallbacks, ProgressSink};
 pub use handler::Handler;
 
 /// How long a stdio server may take to start and answer `initialize`, unless told otherwise.
@@ -47,11 +49,18 @@ pub struct ClientOptions {
     pub init_timeout: Duration,
     /// Default limit for each request; calls may pass their own.
     pub request_timeout: Duration,
+    /// What the client answers to the server's own requests; declared as its capabilities.
+    pub callbacks: ClientCallbacks,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
-        Self { name: "server".into(), init_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(30) }
+        Self {
+            name: "server".into(),
+            init_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            callbacks: ClientCallbacks::default(),
+        }
     }
 }
 
@@ -74,17 +83,29 @@ impl ToolReply for Box<RawValue> {
 }
 
 /// What a caller may add to one request.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RequestOptions {
     /// Limit for this request; the connection's `request_timeout` when `None`.
     pub timeout: Option<Duration>,
     /// The request's `_meta` (trace context, a caller's own keys), sent as given.
     pub meta: Option<JsonObject>,
+    /// Where the server's `notifications/progress` for this request go.
+    pub progress: Option<ProgressSink>,
+}
+
+impl std::fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestOptions")
+            .field("timeout", &self.timeout)
+            .field("meta", &self.meta.as_ref().map(|m| m.keys().collect::<Vec<_>>()))
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl RequestOptions {
     pub fn timeout(timeout: Option<Duration>) -> Self {
-        Self { timeout, meta: None }
+        Self { timeout, ..Default::default() }
     }
 }
 
@@ -132,7 +153,7 @@ impl Connection {
 
     async fn connect_once(config: &TransportConfig, options: ClientOptions) -> Result<Self> {
         config.register_secrets();
-        let handler = Handler::new(options.name.as_str().into());
+        let handler = Handler::new(options.name.as_str().into(), options.callbacks.clone());
         let mut direct = None;
         let tools_changed = handler.tools_changed.clone();
         let others_changed = handler.others_changed.clone();
@@ -358,10 +379,11 @@ impl Connection {
     /// [`Connection::call_tool`] with the result as `R`: with `Box<RawValue>`, the server's JSON
     /// for a gateway to pass on undecoded (encoded again where rmcp carried the call).
     pub async fn call_tool_as<R: ToolReply>(&self, name: &str, arguments: Option<JsonObject>, options: RequestOptions) -> Result<R> {
-        let RequestOptions { timeout, meta } = options;
+        let RequestOptions { timeout, meta, progress } = options;
         if let Some(direct) = self.direct.as_ref().filter(|d| d.ready() && !self.is_closed()) {
             let limit = timeout.unwrap_or(self.options.request_timeout);
-            match tokio::time::timeout(limit, direct.call_tool(name, arguments.as_ref(), meta.as_ref(), &self.handler, &self.peer)).await {
+            let call = direct.call_tool(name, arguments.as_ref(), meta.as_ref(), progress.as_ref(), &self.handler, &self.peer);
+            match tokio::time::timeout(limit, call).await {
                 Ok(Some(Ok(result))) => return Ok(result),
                 Ok(Some(Err(failure))) => return Err(self.direct_error(name, failure)),
                 Ok(None) => {}
@@ -370,9 +392,47 @@ impl Connection {
         }
         let mut params = CallToolRequestParams::new(name.to_owned());
         params.arguments = arguments;
-        params.meta = meta.map(|m| RequestMetaObject(MetaObject(m)));
-        let result = self.request("tools/call", Some(name), timeout, self.peer.call_tool(params)).await?;
+        let result = match progress {
+            None => {
+                params.meta = meta.map(|m| RequestMetaObject(MetaObject(m)));
+                self.request("tools/call", Some(name), timeout, self.peer.call_tool(params)).await?
+            }
+            Some(progress) => {
+                let request = ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
+                let options = RequestOptions { timeout, meta, progress: Some(progress) };
+                match self.send_with_progress("tools/call", Some(name), request, options).await? {
+                    ServerResult::CallToolResult(result) => result,
+                    ServerResult::EmptyResult(_) => CallToolResult::default(),
+                    _ => return Err(Error::Protocol(format!("{}: unexpected response type", describe("tools/call", Some(name))))),
+                }
+            }
+        };
         R::from_result(result).map_err(|e| Error::Protocol(format!("{}: {e}", describe("tools/call", Some(name)))))
+    }
+
+    /// Sends a request whose progress goes to `options.progress` (rmcp gives every request a
+    /// progress token; this learns which one and routes it).
+    async fn send_with_progress(
+        &self,
+        method: &'static str,
+        target: Option<&str>,
+        request: ClientRequest,
+        options: RequestOptions,
+    ) -> Result<ServerResult> {
+        let RequestOptions { timeout, meta, progress } = options;
+        let mut peer_options = PeerRequestOptions::no_options();
+        if let Some(meta) = meta {
+            peer_options = peer_options.with_meta(RequestMetaObject(MetaObject(meta)));
+        }
+        let exchange = async {
+            let handle = self.peer.send_request_with_option(request, peer_options).await?;
+            let _route = progress.map(|sink| self.handler.progress.route(handle.progress_token.clone(), sink));
+            let mut pending = Pending { peer: &self.peer, id: Some(handle.id.clone()) };
+            let result = handle.await_response().await;
+            pending.id = None;
+            result
+        };
+        self.request(method, target, timeout, exchange).await
     }
 
     pub async fn read_resource(&self, uri: &str, timeout: Option<Duration>) -> Result<ReadResourceResult> {
@@ -385,6 +445,18 @@ impl Connection {
             params = params.with_arguments(args);
         }
         self.request("prompts/get", Some(name), timeout, self.peer.get_prompt(params)).await
+    }
+
+    /// `notifications/roots/list_changed`: the server asks for the roots again.
+    #[allow(deprecated)]
+    pub async fn notify_roots_changed(&self) -> Result<()> {
+        if self.is_closed() {
+            return Err(Error::NotConnected(format!("client for `{}` is closed", self.options.name)));
+        }
+        self.peer
+            .notify_roots_list_changed()
+            .await
+            .map_err(|e| Error::Transport(format!("notifications/roots/list_changed to `{}`: {e}", self.options.name)))
     }
 
     pub async fn ping(&self, timeout: Option<Duration>) -> Result<()> {
@@ -608,7 +680,7 @@ mod tests {
     use crate::transport::{HttpOptions, StdioParams};
 
     fn options(init_ms: u64) -> ClientOptions {
-        ClientOptions { name: "test".into(), init_timeout: Duration::from_millis(init_ms), request_timeout: Duration::from_secs(5) }
+        ClientOptions { name: "test".into(), init_timeout: Duration::from_millis(init_ms), request_timeout: Duration::from_secs(5), ..Default::default() }
     }
 
     fn sh(script: &str) -> TransportConfig {

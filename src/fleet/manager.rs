@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::OAuthSource;
 use crate::auth::oauth::Authorizer;
-use crate::client::{ClientOptions, Connection, DEFAULT_STDIO_INIT_TIMEOUT, RequestOptions, ToolReply};
+use crate::client::{ClientCallbacks, ClientOptions, Connection, DEFAULT_STDIO_INIT_TIMEOUT, RequestOptions, ToolReply};
 use crate::error::{Error, Result};
 use crate::fleet::definition::{ServerDefinition, ServerKind, did_you_mean};
 use crate::util::redact::redact_url;
@@ -222,6 +222,9 @@ impl Slot {
 pub struct FleetOptions {
     /// How long `close()` waits for all servers to stop.
     pub shutdown_timeout: Option<Duration>,
+    /// Handlers for every server's requests (elicitation, sampling, roots, logs), unless a
+    /// server has its own ([`Fleet::set_callbacks`]).
+    pub callbacks: ClientCallbacks,
 }
 
 struct Inner {
@@ -235,6 +238,8 @@ struct Inner {
     resource_updates: broadcast::Sender<(String, String)>,
     shutdown: CancellationToken,
     options: FleetOptions,
+    /// Handlers given to one server, over the fleet's.
+    callbacks: Mutex<HashMap<String, ClientCallbacks>>,
 }
 
 /// A fleet of MCP servers. Dropping it stops every server it started.
@@ -261,8 +266,15 @@ impl Fleet {
                 resource_updates: broadcast::Sender::new(256),
                 shutdown: CancellationToken::new(),
                 options,
+                callbacks: Mutex::default(),
             }),
         }
+    }
+
+    /// Gives one server its own handlers (over the fleet's); they take effect at its next
+    /// connection (restart it to apply them at once).
+    pub fn set_callbacks(&self, server: &str, callbacks: ClientCallbacks) {
+        self.inner.callbacks.lock().unwrap().insert(server.to_owned(), callbacks);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<StatusUpdate> {
@@ -627,6 +639,13 @@ impl Inner {
         }
     }
 
+    fn callbacks_for(&self, server: &str) -> ClientCallbacks {
+        match self.callbacks.lock().unwrap().get(server) {
+            Some(own) => own.or(&self.options.callbacks),
+            None => self.options.callbacks.clone(),
+        }
+    }
+
     fn set_state(&self, slot: &Slot, state: ServerState, error: Option<String>) {
         {
             let mut status = slot.status.lock().unwrap();
@@ -855,9 +874,9 @@ pub fn transport_config(def: &ServerDefinition) -> Result<TransportConfig> {
     }
 }
 
-fn client_options(def: &ServerDefinition) -> ClientOptions {
+fn client_options(def: &ServerDefinition, callbacks: ClientCallbacks) -> ClientOptions {
     let init_timeout = def.init_timeout.unwrap_or(if def.kind.is_remote() { def.timeout } else { DEFAULT_STDIO_INIT_TIMEOUT });
-    ClientOptions { name: def.name.clone(), init_timeout, request_timeout: def.timeout }
+    ClientOptions { name: def.name.clone(), init_timeout, request_timeout: def.timeout, callbacks }
 }
 
 /// What a server offers besides its tools, re-listed together on a prompts or resources
@@ -918,7 +937,7 @@ async fn supervise(inner: Arc<Inner>, slot: Arc<Slot>, stop: CancellationToken) 
         inner.set_state(&slot, ServerState::starting(def.kind), None);
         let connected = async {
             let config = transport_config(&def)?;
-            let conn = Arc::new(Connection::connect(&config, client_options(&def)).await?);
+            let conn = Arc::new(Connection::connect(&config, client_options(&def, inner.callbacks_for(&def.name))).await?);
             match fetch_lists(&conn).await {
                 Ok(lists) => Ok((conn, lists)),
                 Err(e) => {

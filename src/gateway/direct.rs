@@ -104,6 +104,10 @@ impl DirectCalls {
         match (probe.method.as_ref(), probe.id) {
             ("tools/call", Some(id)) => {
                 let params: CallToolRequestParams = serde_json::from_str(probe.params?.get()).ok()?;
+                // Progress goes to the client on the call's event stream: rmcp's way.
+                if params.meta.as_ref().is_some_and(|m| m.get_progress_token().is_some()) {
+                    return None;
+                }
                 let session: Arc<str> = session.into();
                 if !self.sessions.has_session(&session).await.unwrap_or(false) {
                     return None;
@@ -119,7 +123,7 @@ impl DirectCalls {
                 }
                 let _registered = Registered { calls: self, key };
                 Some(tokio::select! {
-                    result = self.shared.call_tool_as::<SessionReply>(params) => reply(id, result),
+                    result = self.shared.call_tool_as::<SessionReply>(params, None) => reply(id, result),
                     // Like rmcp: the request's stream ends without an answer.
                     _ = cancel.cancelled() => event_stream_without_events(),
                 })

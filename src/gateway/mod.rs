@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams, GetPromptResponse,
-    Implementation, JsonObject, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
+    Implementation, JsonObject, ListPromptsResult, ProgressNotificationParam, ProgressToken, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
     ReadResourceRequestParams, ReadResourceResponse, RequestMetaObject, ResourceUpdatedNotificationParam, ResultType, ServerCapabilities, ServerConfig,
     SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
@@ -28,7 +28,7 @@ use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use crate::client::{RequestOptions, ToolReply};
+use crate::client::{ProgressSink, RequestOptions, ToolReply};
 use crate::error::Error;
 use crate::fleet::manager::{Catalog, CatalogChange, Fleet};
 use crate::fleet::management;
@@ -238,21 +238,55 @@ impl Session {
 
 /// What of a client's request `_meta` goes on to the server: the caller's own keys (trace
 /// context, vendor keys). The protocol's per-request keys describe the client's link to us,
-/// and a progress token would name progress nobody relays back yet.
+/// and the progress token is the client's: the server gets one of ours (see [`ProgressRelay`]).
 fn forwarded_meta(meta: Option<RequestMetaObject>) -> Option<JsonObject> {
     let mut meta = meta?.0.0;
     meta.retain(|key, _| key != "progressToken" && !key.starts_with("io.modelcontextprotocol/"));
     (!meta.is_empty()).then_some(meta)
 }
 
+/// Most progress notifications of one call waiting to go to the client; more are dropped.
+const PROGRESS_BACKLOG: usize = 256;
+
+/// A server's progress for one call, sent on to the client under the client's token, in order.
+struct ProgressRelay {
+    sink: ProgressSink,
+    sender: JoinHandle<()>,
+}
+
+impl ProgressRelay {
+    fn new(peer: Peer<RoleServer>, token: ProgressToken) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<ProgressNotificationParam>(PROGRESS_BACKLOG);
+        let sender = tokio::spawn(async move {
+            while let Some(mut progress) = rx.recv().await {
+                progress.progress_token = token.clone();
+                if tokio::time::timeout(NOTIFY_TIMEOUT, peer.notify_progress(progress)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Self { sink: Arc::new(move |progress| drop(tx.try_send(progress))), sender }
+    }
+
+    /// Once the call is over: what is still queued goes out before the answer (briefly waited for).
+    async fn flush(self) {
+        let Self { sink, mut sender } = self;
+        drop(sink);
+        if tokio::time::timeout(Duration::from_secs(1), &mut sender).await.is_err() {
+            sender.abort();
+        }
+    }
+}
+
 impl Shared {
     /// A `tools/call` from any client: the search tools, the management tools, else the fleet.
-    async fn call_tool(&self, request: CallToolRequestParams) -> Result<CallToolResult, ErrorData> {
-        self.call_tool_as(request).await
+    /// The server's progress goes to `progress`.
+    async fn call_tool(&self, request: CallToolRequestParams, progress: Option<ProgressSink>) -> Result<CallToolResult, ErrorData> {
+        self.call_tool_as(request, progress).await
     }
 
     /// [`Shared::call_tool`] with the result as `R` (the direct path passes the server's JSON on).
-    async fn call_tool_as<R: ToolReply>(&self, mut request: CallToolRequestParams) -> Result<R, ErrorData> {
+    async fn call_tool_as<R: ToolReply>(&self, mut request: CallToolRequestParams, progress: Option<ProgressSink>) -> Result<R, ErrorData> {
         let ours = |result: CallToolResult| R::from_result(result).map_err(|e| ErrorData::internal_error(format!("the result could not be encoded: {e}"), None));
         let mut via_search = false;
         if self.options.tool_search {
@@ -278,7 +312,7 @@ impl Shared {
                 return ours(result);
             }
         }
-        let options = RequestOptions { timeout: None, meta: forwarded_meta(request.meta) };
+        let options = RequestOptions { meta: forwarded_meta(request.meta), progress, ..Default::default() };
         match self.fleet.call_tool_as(&request.name, request.arguments, options).await {
             Ok(result) => Ok(result),
             // A model that asked `call_tool` for a wrong name reads why, and can search again.
@@ -371,9 +405,11 @@ impl ServerHandler for Session {
         if request.meta.is_none() {
             request.meta = Some(std::mem::take(&mut context.meta));
         }
+        let relay = request.meta.as_ref().and_then(|m| m.get_progress_token()).map(|token| ProgressRelay::new(context.peer.clone(), token));
+        let progress = relay.as_ref().map(|r| r.sink.clone());
         // Dropping the fleet call when the client cancels cancels the upstream request too.
-        tokio::select! {
-            result = self.shared.call_tool(request) => {
+        let outcome = tokio::select! {
+            result = self.shared.call_tool(request, progress) => {
                 let mut result = result?;
                 // Upstream answers in its own era; 2026-07-28 clients need the marker (rmcp
                 // strips it again for older ones).
@@ -381,7 +417,11 @@ impl ServerHandler for Session {
                 Ok(result.into())
             }
             _ = context.ct.cancelled() => Err(ErrorData::internal_error("cancelled by the client", None)),
+        };
+        if let Some(relay) = relay {
+            relay.flush().await;
         }
+        outcome
     }
 
     async fn list_prompts(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> Result<ListPromptsResult, ErrorData> {
@@ -543,7 +583,7 @@ mod tests {
     }
 
     fn options() -> ClientOptions {
-        ClientOptions { name: "test".into(), init_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(10) }
+        ClientOptions { name: "test".into(), init_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(10), ..Default::default() }
     }
 
     #[tokio::test]

@@ -41,45 +41,54 @@ impl PyCallback {
         }
     }
 
-    /// Calls `invoke(target)` on the home loop and converts its (awaited) value.
+    /// Calls `invoke(target)` on the home loop and converts its (awaited) value. The call is
+    /// queued at once, so calls made in order run in order.
     pub fn call<T, I>(&self, invoke: I, convert: Convert<T>) -> BoxFuture<'static, Result<T, TokenError>>
     where
         T: Send + 'static,
         I: for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> + Send + 'static,
     {
-        let home = self.home.lock().unwrap().clone();
-        let target = self.target.clone();
         let role = self.role;
-        Box::pin(async move {
-            let Some(home) = home else {
-                return Err(TokenError::new(format!("{role} has no event loop: use the client from async code (await initialize() first) or from mcpfleet.sync")));
-            };
-            let (tx, rx) = oneshot::channel();
-            let job = move |py: Python<'_>| {
-                let reply: Reply = Box::new(move |py, outcome| {
-                    let _ = tx.send(outcome.map_err(|e| failed(py, e)).and_then(|value| convert(&value)));
-                });
-                run_on_loop(py, target.bind(py), invoke, reply);
-            };
-            if !home.run(Box::new(job)) {
-                return Err(TokenError::new(format!("the event loop {role} belongs to is gone")));
-            }
-            rx.await.unwrap_or_else(|_| Err(TokenError::new(format!("the event loop of {role} dropped the call"))))
-        })
+        let (tx, rx) = oneshot::channel();
+        let reply: Reply = Box::new(move |py, outcome| {
+            let _ = tx.send(outcome.map_err(|e| failed(py, e)).and_then(|value| convert(&value)));
+        });
+        if let Err(e) = self.queue(invoke, reply) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(TokenError::new(format!("the event loop of {role} dropped the call")))) })
     }
 
-    /// Calls `invoke(target)` on the home loop without waiting for it.
+    /// Calls `invoke(target)` on the home loop without waiting for it; a failure is logged.
     pub fn fire<I>(&self, invoke: I)
     where
         I: for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> + Send + 'static,
     {
         let role = self.role;
-        let call = self.call(invoke, |_| Ok(()));
-        tokio::spawn(async move {
-            if let Err(e) = call.await {
-                tracing::warn!("{role} failed: {e}");
+        let reply: Reply = Box::new(move |py, outcome| {
+            if let Err(e) = outcome {
+                tracing::warn!("{role} failed: {}", failed(py, e).message);
             }
         });
+        if let Err(e) = self.queue(invoke, reply) {
+            tracing::warn!("{e}");
+        }
+    }
+
+    fn queue<I>(&self, invoke: I, reply: Reply) -> Result<(), TokenError>
+    where
+        I: for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> + Send + 'static,
+    {
+        let role = self.role;
+        let Some(home) = self.home.lock().unwrap().clone() else {
+            return Err(TokenError::new(format!("{role} has no event loop: use the client from async code (await initialize() first) or from mcpfleet.sync")));
+        };
+        let target = self.target.clone();
+        let job = move |py: Python<'_>| run_on_loop(py, target.bind(py), invoke, reply);
+        if !home.run(Box::new(job)) {
+            return Err(TokenError::new(format!("the event loop {role} belongs to is gone")));
+        }
+        Ok(())
     }
 }
 

@@ -12,6 +12,7 @@ use crate::auth::Tokens;
 use crate::client::{ClientOptions, Connection};
 use crate::python::awaitable::spawn;
 use crate::python::convert::{opt_seconds, py_to_object, request_options, seconds};
+use crate::python::handlers::{PyHandlers, progress_sink, root_list};
 use crate::python::oauth::PyOAuth;
 use crate::python::tokens::PyTokenSource;
 use crate::python::errors::{ServerNotRunningError, config_error, to_py_err};
@@ -30,6 +31,8 @@ struct ClientState {
     stderr: Mutex<Option<Arc<StderrBuffer>>>,
     /// Python callables behind the token source; they run on the loop the client is used from.
     callbacks: Callbacks,
+    /// The elicitation/sampling/roots/log handlers (also in `options.callbacks`).
+    handlers: PyHandlers,
 }
 
 impl ClientState {
@@ -51,11 +54,12 @@ pub struct ClientBase {
 }
 
 impl ClientBase {
-    fn new(config: TransportConfig, options: ClientOptions) -> Self {
-        Self::with_callbacks(config, options, Callbacks::None)
+    fn new(config: TransportConfig, options: ClientOptions, handlers: PyHandlers) -> Self {
+        Self::with_callbacks(config, options, Callbacks::None, handlers)
     }
 
-    fn with_callbacks(config: TransportConfig, options: ClientOptions, callbacks: Callbacks) -> Self {
+    fn with_callbacks(config: TransportConfig, mut options: ClientOptions, callbacks: Callbacks, handlers: PyHandlers) -> Self {
+        options.callbacks = handlers.callbacks.clone();
         Self {
             state: Arc::new(ClientState {
                 config,
@@ -64,11 +68,13 @@ impl ClientBase {
                 lifecycle: tokio::sync::Mutex::new(()),
                 stderr: Mutex::new(None),
                 callbacks,
+                handlers,
             }),
         }
     }
 
     fn bind_provider(&self, py: Python<'_>) {
+        self.state.handlers.bind_running_loop(py);
         match &self.state.callbacks {
             Callbacks::None => {}
             Callbacks::Provider(provider) => provider.bind_running_loop(py),
@@ -236,7 +242,7 @@ impl ClientBase {
     }
 
     /// Calls a tool. A tool that fails returns a result with `is_error=True`.
-    #[pyo3(signature = (name, arguments = None, *, timeout = None, meta = None))]
+    #[pyo3(signature = (name, arguments = None, *, timeout = None, meta = None, progress = None))]
     fn call_tool<'py>(
         &self,
         py: Python<'py>,
@@ -244,10 +250,12 @@ impl ClientBase {
         arguments: Option<Bound<'py, PyAny>>,
         timeout: Option<f64>,
         meta: Option<Bound<'py, PyAny>>,
+        progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
         let arguments = py_to_object(arguments.as_ref(), "arguments")?;
-        let options = request_options(timeout, meta.as_ref())?;
+        let mut options = request_options(timeout, meta.as_ref())?;
+        options.progress = progress_sink(progress.as_ref())?;
         spawn(py, async move { conn.call_tool(&name, arguments, options).await.map(CallToolResult).map_err(to_py_err) })
     }
 
@@ -317,6 +325,22 @@ impl ClientBase {
         let conn = self.state.connection()?;
         let timeout = opt_seconds(timeout, "timeout")?;
         spawn(py, async move { conn.set_logging_level(&level, timeout).await.map_err(to_py_err) })
+    }
+
+    /// Replaces the roots given as `roots=` and tells the server (`roots/list_changed`), which
+    /// then asks for them again.
+    fn set_roots<'py>(&self, py: Python<'py>, roots: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let Some(list) = &self.state.handlers.root_list else {
+            return Err(config_error("this client has no list of roots: pass roots=[...] when creating it (a roots function is asked each time)"));
+        };
+        list.set(root_list(&roots)?);
+        let conn = self.state.connection.lock().unwrap().clone().filter(|c| !c.is_closed());
+        spawn(py, async move {
+            match conn {
+                Some(conn) => conn.notify_roots_changed().await.map_err(to_py_err),
+                None => Ok(()),
+            }
+        })
     }
 
     /// The server's `initialize` answer, or None before `initialize()`.
@@ -400,7 +424,7 @@ fn stdio_config(
     params.shutdown_grace = seconds(shutdown_grace, "shutdown_grace")?;
     let name = name.unwrap_or(command);
     params.log_name = name.clone();
-    let options = ClientOptions { name, init_timeout: seconds(init_timeout, "init_timeout")?, request_timeout: seconds(timeout, "timeout")? };
+    let options = ClientOptions { name, init_timeout: seconds(init_timeout, "init_timeout")?, request_timeout: seconds(timeout, "timeout")?, ..Default::default() };
     Ok((TransportConfig::Stdio(params), options))
 }
 
@@ -430,6 +454,7 @@ fn http_config(
             None => request_timeout,
         },
         request_timeout,
+        ..Default::default()
     };
     let config = if kind == "sse" { TransportConfig::Sse { url, options } } else { TransportConfig::StreamableHttp { url, options } };
     Ok((config, client_options))
@@ -445,7 +470,7 @@ pub struct StdioClient;
 #[pymethods]
 impl StdioClient {
     #[new]
-    #[pyo3(signature = (command, args = None, env = None, cwd = None, init_timeout = 10.0, timeout = 30.0, *, name = None, stderr_lines = 200, shutdown_grace = 2.0))]
+    #[pyo3(signature = (command, args = None, env = None, cwd = None, init_timeout = 10.0, timeout = 30.0, *, name = None, stderr_lines = 200, shutdown_grace = 2.0, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         command: String,
@@ -457,9 +482,14 @@ impl StdioClient {
         name: Option<String>,
         stderr_lines: usize,
         shutdown_grace: f64,
+        elicitation_handler: Option<&Bound<'_, PyAny>>,
+        sampling_handler: Option<&Bound<'_, PyAny>>,
+        roots: Option<&Bound<'_, PyAny>>,
+        log_handler: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
+        let handlers = PyHandlers::new(elicitation_handler, sampling_handler, roots, log_handler)?;
         let (config, options) = stdio_config(command, args, env_pairs(env)?, cwd, init_timeout, timeout, name, stderr_lines, shutdown_grace)?;
-        Ok(PyClassInitializer::from(ClientBase::new(config, options)).add_subclass(StdioClient))
+        Ok(PyClassInitializer::from(ClientBase::new(config, options, handlers)).add_subclass(StdioClient))
     }
 
     /// The recent stderr of the server (bounded; also after it exited or was closed).
@@ -481,7 +511,7 @@ pub struct StreamableHTTPClient;
 #[pymethods]
 impl StreamableHTTPClient {
     #[new]
-    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0, auth = None))]
+    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0, auth = None, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         url: String,
@@ -496,11 +526,16 @@ impl StreamableHTTPClient {
         token_provider: Option<&Bound<'_, PyAny>>,
         token_timeout: f64,
         auth: Option<&Bound<'_, PyAny>>,
+        elicitation_handler: Option<&Bound<'_, PyAny>>,
+        sampling_handler: Option<&Bound<'_, PyAny>>,
+        roots: Option<&Bound<'_, PyAny>>,
+        log_handler: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
+        let handlers = PyHandlers::new(elicitation_handler, sampling_handler, roots, log_handler)?;
         let (config, options) =
             http_config("streamable-http", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name, None)?;
         let (config, callbacks) = with_tokens(config, token_provider, token_timeout, auth)?;
-        Ok(PyClassInitializer::from(ClientBase::with_callbacks(config, options, callbacks)).add_subclass(StreamableHTTPClient))
+        Ok(PyClassInitializer::from(ClientBase::with_callbacks(config, options, callbacks, handlers)).add_subclass(StreamableHTTPClient))
     }
 }
 
@@ -511,7 +546,7 @@ pub struct SSEClient;
 #[pymethods]
 impl SSEClient {
     #[new]
-    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0, auth = None))]
+    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0, auth = None, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         url: String,
@@ -526,10 +561,15 @@ impl SSEClient {
         token_provider: Option<&Bound<'_, PyAny>>,
         token_timeout: f64,
         auth: Option<&Bound<'_, PyAny>>,
+        elicitation_handler: Option<&Bound<'_, PyAny>>,
+        sampling_handler: Option<&Bound<'_, PyAny>>,
+        roots: Option<&Bound<'_, PyAny>>,
+        log_handler: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
+        let handlers = PyHandlers::new(elicitation_handler, sampling_handler, roots, log_handler)?;
         let (config, options) = http_config("sse", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name, None)?;
         let (config, callbacks) = with_tokens(config, token_provider, token_timeout, auth)?;
-        Ok(PyClassInitializer::from(ClientBase::with_callbacks(config, options, callbacks)).add_subclass(SSEClient))
+        Ok(PyClassInitializer::from(ClientBase::with_callbacks(config, options, callbacks, handlers)).add_subclass(SSEClient))
     }
 }
 
@@ -550,12 +590,16 @@ pub struct MCPClientConfig {
     client_key: Option<PathBuf>,
     insecure: bool,
     name: Option<String>,
+    elicitation_handler: Option<Py<PyAny>>,
+    sampling_handler: Option<Py<PyAny>>,
+    roots: Option<Py<PyAny>>,
+    log_handler: Option<Py<PyAny>>,
 }
 
 #[pymethods]
 impl MCPClientConfig {
     #[new]
-    #[pyo3(signature = (command = None, args = None, env = None, cwd = None, url = None, headers = None, timeout = 30.0, init_timeout = None, *, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None))]
+    #[pyo3(signature = (command = None, args = None, env = None, cwd = None, url = None, headers = None, timeout = 30.0, init_timeout = None, *, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -572,8 +616,16 @@ impl MCPClientConfig {
         client_key: Option<PathBuf>,
         insecure: bool,
         name: Option<String>,
+        elicitation_handler: Option<Py<PyAny>>,
+        sampling_handler: Option<Py<PyAny>>,
+        roots: Option<Py<PyAny>>,
+        log_handler: Option<Py<PyAny>>,
     ) -> Self {
         Self {
+            elicitation_handler,
+            sampling_handler,
+            roots,
+            log_handler,
             command,
             args: args.unwrap_or_default(),
             env: env.unwrap_or_else(|| PyDict::new(py)).unbind(),
@@ -626,6 +678,10 @@ pub fn new_mcp_client_from_type(py: Python<'_>, r#type: &str, config: PyRef<'_, 
     let kwargs = PyDict::new(py);
     kwargs.set_item("timeout", config.timeout)?;
     kwargs.set_item("name", config.name.clone())?;
+    kwargs.set_item("elicitation_handler", &config.elicitation_handler)?;
+    kwargs.set_item("sampling_handler", &config.sampling_handler)?;
+    kwargs.set_item("roots", &config.roots)?;
+    kwargs.set_item("log_handler", &config.log_handler)?;
     if kind == "stdio" {
         let command = config.command.clone().ok_or_else(|| config_error("MCPClientConfig.command is required for type \"stdio\""))?;
         if config.url.is_some() {

@@ -147,7 +147,7 @@ impl IntoPyDictBound for &[(&str, &str)] {
 /// (a `ValueError`), never a panic.
 /// A request's `timeout=` and `meta=` keywords.
 pub fn request_options(timeout: Option<f64>, meta: Option<&Bound<'_, PyAny>>) -> PyResult<RequestOptions> {
-    Ok(RequestOptions { timeout: opt_seconds(timeout, "timeout")?, meta: py_to_object(meta, "meta")? })
+    Ok(RequestOptions { timeout: opt_seconds(timeout, "timeout")?, meta: py_to_object(meta, "meta")?, progress: None })
 }
 
 pub fn seconds(value: f64, what: &str) -> PyResult<Duration> {

@@ -19,6 +19,7 @@ use crate::python::awaitable::spawn;
 use crate::python::convert::{json_to_py, object_to_py, opt_seconds, py_to_json, py_to_object, request_options, seconds};
 use crate::python::oauth::login_authorizer;
 use crate::python::errors::{config_error, to_py_err};
+use crate::python::handlers::PyHandlers;
 use crate::python::tokens::PyTokenSource;
 use crate::python::types::{CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, py_opt, py_str, short, to_py_value};
 
@@ -86,6 +87,8 @@ pub struct Adapter {
     management_tools: bool,
     /// Token providers by server name (kept across `update()` of that server).
     providers: Providers,
+    /// The fleet's handlers and each server's own, to bind to the loop the fleet is used from.
+    handlers: Mutex<Vec<PyHandlers>>,
 }
 
 impl Adapter {
@@ -99,6 +102,9 @@ impl Adapter {
     fn bind_providers(&self, py: Python<'_>) {
         for provider in self.providers.lock().unwrap().values() {
             provider.bind_running_loop(py);
+        }
+        for handlers in self.handlers.lock().unwrap().iter() {
+            handlers.bind_running_loop(py);
         }
     }
 }
@@ -144,16 +150,22 @@ pub fn _check_config(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<(Vec
 #[pymethods]
 impl Adapter {
     #[new]
-    #[pyo3(signature = (servers = None, *, management_tools = false, config = None, token_providers = None))]
+    #[pyo3(signature = (servers = None, *, management_tools = false, config = None, token_providers = None, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         servers: Option<&Bound<'_, PyAny>>,
         management_tools: bool,
         config: Option<&Bound<'_, PyAny>>,
         token_providers: Option<&Bound<'_, PyDict>>,
+        elicitation_handler: Option<&Bound<'_, PyAny>>,
+        sampling_handler: Option<&Bound<'_, PyAny>>,
+        roots: Option<&Bound<'_, PyAny>>,
+        log_handler: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let config = config.map(config_paths).transpose()?;
-        let fleet = Fleet::new(FleetOptions::default());
+        let handlers = PyHandlers::new(elicitation_handler, sampling_handler, roots, log_handler)?;
+        let fleet = Fleet::new(FleetOptions { callbacks: handlers.callbacks.clone(), ..FleetOptions::default() });
         let providers = Providers::default();
         if let Some(given) = token_providers {
             let mut map = providers.lock().unwrap();
@@ -188,7 +200,7 @@ impl Adapter {
             }
         }
         fleet.add_all(all).map_err(to_py_err)?;
-        Ok(Self { fleet: Arc::new(fleet), management_tools, providers })
+        Ok(Self { fleet: Arc::new(fleet), management_tools, providers, handlers: Mutex::new(vec![handlers]) })
     }
 
     /// Starts every autoStart server concurrently. Returns {name: error message or None}.
@@ -407,8 +419,29 @@ impl Adapter {
         tools
     }
 
+    /// Gives one server its own handlers, over the fleet's (each one not given here stays the
+    /// fleet's). They apply from its next start: restart a running server to apply them now.
+    #[pyo3(signature = (server, *, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None))]
+    fn set_handlers(
+        &self,
+        py: Python<'_>,
+        server: String,
+        elicitation_handler: Option<&Bound<'_, PyAny>>,
+        sampling_handler: Option<&Bound<'_, PyAny>>,
+        roots: Option<&Bound<'_, PyAny>>,
+        log_handler: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        self.fleet.info(&server).map_err(to_py_err)?;
+        let handlers = PyHandlers::new(elicitation_handler, sampling_handler, roots, log_handler)?;
+        handlers.bind_running_loop(py);
+        self.fleet.set_callbacks(&server, handlers.callbacks.clone());
+        self.handlers.lock().unwrap().push(handlers);
+        Ok(())
+    }
+
     /// Calls a tool by its public name on the server that offers it.
-    #[pyo3(signature = (name, arguments = None, *, timeout = None, meta = None))]
+    #[pyo3(signature = (name, arguments = None, *, timeout = None, meta = None, progress = None))]
+    #[allow(clippy::too_many_arguments)]
     fn execute_tool<'py>(
         &self,
         py: Python<'py>,
@@ -416,9 +449,11 @@ impl Adapter {
         arguments: Option<Bound<'py, PyAny>>,
         timeout: Option<f64>,
         meta: Option<Bound<'py, PyAny>>,
+        progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let arguments = py_to_object(arguments.as_ref(), "arguments")?;
-        let options = request_options(timeout, meta.as_ref())?;
+        let mut options = request_options(timeout, meta.as_ref())?;
+        options.progress = crate::python::handlers::progress_sink(progress.as_ref())?;
         let fleet = self.fleet.clone();
         let management = self.management_tools;
         spawn(py, async move {

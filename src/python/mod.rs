@@ -7,6 +7,7 @@ mod convert;
 mod errors;
 mod fleet;
 mod gateway;
+mod handlers;
 mod logging;
 mod oauth;
 mod runtime;
@@ -137,6 +138,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PromptMessage>()?;
     m.add_class::<types::GetPromptResult>()?;
     m.add_class::<types::ServerInfo>()?;
+    m.add_class::<handlers::ElicitationRequest>()?;
+    m.add_class::<handlers::SamplingRequest>()?;
+    m.add_class::<handlers::LogMessage>()?;
     m.add_function(wrap_pyfunction!(run_demo_server, m)?)?;
     m.add_function(wrap_pyfunction!(_terminate_all_servers, m)?)?;
     m.add_function(wrap_pyfunction!(_at_exit, m)?)?;

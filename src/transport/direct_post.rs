@@ -11,6 +11,7 @@
 //! notifications go to the handler, server requests are answered by it, and a stream that
 //! breaks off is resumed with `Last-Event-ID`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,12 +25,13 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use http_body_util::{BodyDataStream, Full};
 use rmcp::model::{
     CancelledNotificationParam, ClientJsonRpcMessage, ErrorData, JsonObject, JsonRpcError, JsonRpcMessage,
-    JsonRpcResponse, JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage,
+    JsonRpcResponse, JsonRpcVersion2_0, NumberOrString, ProgressToken, RequestId, ServerJsonRpcMessage,
 };
 use rmcp::service::{RequestContext, Service};
 use rmcp::{Peer, RoleClient};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use serde_json::value::RawValue;
 use sse_stream::SseStream;
 
@@ -37,7 +39,7 @@ use super::decode::top_level_id;
 use super::http1::{Http1Origin, Lease, SendError};
 use super::sse::{MAX_EVENT_BYTES, bounded_events};
 use crate::auth::Tokens;
-use crate::client::Handler;
+use crate::client::{Handler, ProgressSink};
 
 /// Versions whose sessions take plain calls (no per-request metadata or standard headers).
 const SESSION_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
@@ -227,12 +229,23 @@ impl DirectPost {
         name: &str,
         arguments: Option<&JsonObject>,
         meta: Option<&JsonObject>,
+        progress: Option<&ProgressSink>,
         handler: &Handler,
         peer: &Peer<RoleClient>,
     ) -> Option<Result<R, DirectFailure>> {
         let session = self.session.get()?;
         let id = format!("mcpfleet-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
-        let message = CallMessage { jsonrpc: "2.0", id: &id, method: "tools/call", params: CallParams { name, arguments, meta } };
+        // With a progress sink, the request id doubles as the progress token.
+        let (meta, _route) = match progress {
+            None => (meta.map(Cow::Borrowed), None),
+            Some(sink) => {
+                let mut meta = meta.cloned().unwrap_or_default();
+                meta.insert("progressToken".into(), Value::String(id.clone()));
+                let token = ProgressToken(NumberOrString::String(id.as_str().into()));
+                (Some(Cow::Owned(meta)), Some(handler.progress.route(token, sink.clone())))
+            }
+        };
+        let message = CallMessage { jsonrpc: "2.0", id: &id, method: "tools/call", params: CallParams { name, arguments, meta: meta.as_deref() } };
         let body = match serde_json::to_vec(&message) {
             Ok(body) => body,
             Err(e) => return Some(Err(DirectFailure::Protocol(format!("the call could not be encoded: {e}")))),
@@ -473,9 +486,10 @@ impl DirectPost {
 
 /// A call the server has and that has no answer yet: if the caller gives up on it (drop,
 /// timeout), the server hears so.
-struct Pending<'a> {
-    peer: &'a Peer<RoleClient>,
-    id: Option<RequestId>,
+/// A request in flight: dropped before its answer, it is cancelled at the server.
+pub(crate) struct Pending<'a> {
+    pub(crate) peer: &'a Peer<RoleClient>,
+    pub(crate) id: Option<RequestId>,
 }
 
 impl Drop for Pending<'_> {

@@ -65,11 +65,18 @@ async def main() -> None:
     url = sys.argv[-1]
     scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "")
     context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
-    async with mcpfleet.StreamableHTTPClient(url, timeout=20, auth=auth_for(scenario, context)) as client:
+    handlers = {}
+    if scenario.startswith("elicitation-"):
+        # Accept without filling anything in: the schema's defaults must be applied (SEP-1034).
+        handlers["elicitation_handler"] = lambda request: "accept"
+    async with mcpfleet.StreamableHTTPClient(url, timeout=20, auth=auth_for(scenario, context), **handlers) as client:
         tools = await client.list_tools()
         print("tools:", [t.name for t in tools])
         if scenario == "tools_call":
             result = await client.call_tool("add_numbers", {"a": 2, "b": 3})
+            print("result:", result.text)
+        elif scenario == "elicitation-sep1034-client-defaults":
+            result = await client.call_tool("test_client_elicitation_defaults", {})
             print("result:", result.text)
         elif scenario == "sse-retry":
             result = await client.call_tool("test_reconnection", {})
