@@ -195,8 +195,12 @@ class StdioClient(MCPClientBase):
         sampling_handler: SamplingHandler | None = None,
         roots: Iterable[Root] | RootsFunction | None = None,
         log_handler: LogHandler | None = None,
+        protocol: str = "auto",
     ) -> Self:
-        """The handlers answer what the server asks of the client (see `MCPClientBase`)."""
+        """The handlers answer what the server asks of the client (see `MCPClientBase`).
+        ``protocol``: "auto" (a session by ``initialize`` where the server offers one, else
+        2026-07-28 by ``server/discover``), "latest" (``server/discover`` first, as the official
+        SDK's "auto") or the one version to speak ("2025-11-25", "2026-07-28", ...)."""
     async def __aenter__(self) -> StdioClient: ...
     def get_stderr(self) -> str:
         """The server's recent stderr (bounded; also after it exited or was closed)."""
@@ -226,6 +230,7 @@ class StreamableHTTPClient(MCPClientBase):
         sampling_handler: SamplingHandler | None = None,
         roots: Iterable[Root] | RootsFunction | None = None,
         log_handler: LogHandler | None = None,
+        protocol: str = "auto",
     ) -> Self:
         """``token_provider``: a callable (sync or async) or an object with
         ``get_access_token()`` returning the bearer token (or None) for each request; it runs
@@ -256,6 +261,7 @@ class SSEClient(MCPClientBase):
         sampling_handler: SamplingHandler | None = None,
         roots: Iterable[Root] | RootsFunction | None = None,
         log_handler: LogHandler | None = None,
+        protocol: str = "auto",
     ) -> Self: ...
     async def __aenter__(self) -> SSEClient: ...
 
@@ -280,6 +286,7 @@ class MCPClientConfig:
     sampling_handler: SamplingHandler | None
     roots: Iterable[Root] | RootsFunction | None
     log_handler: LogHandler | None
+    protocol: str
     def __new__(
         cls,
         command: str | None = None,
@@ -300,6 +307,7 @@ class MCPClientConfig:
         sampling_handler: SamplingHandler | None = None,
         roots: Iterable[Root] | RootsFunction | None = None,
         log_handler: LogHandler | None = None,
+        protocol: str = "auto",
     ) -> Self: ...
 
 def new_mcp_client_from_type(type: str, config: MCPClientConfig) -> StdioClient | StreamableHTTPClient | SSEClient:

@@ -27,11 +27,14 @@ pub struct Handler {
     pub(crate) resource_updated: tokio::sync::broadcast::Sender<String>,
     pub(crate) callbacks: Arc<ClientCallbacks>,
     pub(crate) progress: Arc<ProgressRoutes>,
+    /// What the `initialize` handshake proposes.
+    handshake_version: ProtocolVersion,
 }
 
 impl Handler {
-    pub fn new(name: Arc<str>, callbacks: ClientCallbacks) -> Self {
+    pub fn new(name: Arc<str>, callbacks: ClientCallbacks, handshake_version: ProtocolVersion) -> Self {
         Self {
+            handshake_version,
             name,
             callbacks: Arc::new(callbacks),
             progress: Arc::default(),
@@ -147,8 +150,9 @@ impl ClientHandler for Handler {
     }
 
     fn get_info(&self) -> ClientConfig {
-        // 2025-11-25 is the newest version with the initialize handshake every server speaks.
+        // What `initialize` proposes (2025-11-25 unless pinned lower); `server/discover` names
+        // its versions itself.
         ClientConfig::new(self.callbacks.capabilities(), Implementation::new("mcpfleet", env!("CARGO_PKG_VERSION")))
-            .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+            .with_protocol_version(self.handshake_version.clone())
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod callbacks;
 mod handler;
+mod mrtr;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,16 +10,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientRequest, GetPromptRequestParams, GetPromptResult, JsonObject, MetaObject,
-    PaginatedRequestParams, PingRequest, Prompt, ReadResourceRequestParams, ReadResourceResult, RequestMetaObject, Resource, ResourceTemplate,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest, GetPromptRequestParams, GetPromptResult, JsonObject, MetaObject,
+    PaginatedRequestParams, PingRequest, Prompt, ProtocolVersion, ReadResourceRequestParams, ReadResourceResult, RequestMetaObject, Resource, ResourceTemplate,
     ServerPeerInfo, ServerResult, Tool,
 };
 // Logging is deprecated by SEP-2577 (2026-07-28); servers of the 2025 era still use it.
 #[allow(deprecated)]
 use rmcp::model::{LoggingLevel, SetLevelRequestParams};
-use rmcp::service::{ClientInitializeError, Peer, PeerRequestOptions, RunningService, ServiceError};
+use rmcp::service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt, Peer, PeerRequestOptions, RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::InsufficientScopeError;
-use rmcp::{RoleClient, ServiceExt};
+use rmcp::RoleClient;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
@@ -32,6 +33,41 @@ use crate::transport::stdio::{self, ChildProcess, StderrBuffer};
 use crate::transport::{TransportConfig, streamable_http};
 pub use callbacks::{ClientCallbacks, ProgressSink};
 pub use handler::Handler;
+
+/// A failed connection attempt, and whether the `server/discover` probe may be to blame.
+enum Attempt {
+    Settled(Error),
+    ProbeFailed(Error),
+}
+
+impl Attempt {
+    fn into_error(self) -> Error {
+        match self {
+            Attempt::Settled(e) | Attempt::ProbeFailed(e) => e,
+        }
+    }
+}
+
+impl From<Error> for Attempt {
+    fn from(error: Error) -> Self {
+        Attempt::Settled(error)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Probe {
+    Failed,
+    Settled,
+}
+
+impl Probe {
+    fn attempt(self, error: Error) -> Attempt {
+        match self {
+            Probe::Failed => Attempt::ProbeFailed(error),
+            Probe::Settled => Attempt::Settled(error),
+        }
+    }
+}
 
 /// How long a stdio server may take to start and answer `initialize`, unless told otherwise.
 pub const DEFAULT_STDIO_INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,6 +87,52 @@ pub struct ClientOptions {
     pub request_timeout: Duration,
     /// What the client answers to the server's own requests; declared as its capabilities.
     pub callbacks: ClientCallbacks,
+    /// Which protocol version to speak, or how to find one.
+    pub protocol: Protocol,
+}
+
+/// How a client settles the protocol version with its server.
+///
+/// `Auto` prefers a session where the server offers one: in 2026-07-28 (stateless) mode
+/// a server cannot ask the client anything mid-call (every SDK server's `ctx.elicit`,
+/// sampling and roots fail there), and it announces list changes only on
+/// `subscriptions/listen`. `Latest` is what the official SDK calls "auto".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// The `initialize` handshake (2025-11-25, or the older version the server answers with);
+    /// a server that refuses it (a 2026-07-28-only server) is reached by `server/discover`.
+    #[default]
+    Auto,
+    /// `server/discover` for 2026-07-28 first, `initialize` for a server that does not know it.
+    Latest,
+    /// Exactly this version: `initialize` up to 2025-11-25, `server/discover` from 2026-07-28.
+    Pinned(ProtocolVersion),
+}
+
+impl Protocol {
+    /// "auto", "latest" or one of the versions this client speaks.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "auto" => return Ok(Protocol::Auto),
+            "latest" => return Ok(Protocol::Latest),
+            _ => {}
+        }
+        match ProtocolVersion::KNOWN_VERSIONS.iter().find(|v| v.as_str() == text) {
+            Some(version) => Ok(Protocol::Pinned(version.clone())),
+            None => Err(Error::Config(format!(
+                "unknown protocol {text:?}: expected \"auto\", \"latest\" or one of {}",
+                ProtocolVersion::KNOWN_VERSIONS.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// The version the `initialize` handshake proposes.
+    fn handshake_version(&self) -> ProtocolVersion {
+        match self {
+            Protocol::Pinned(version) if version.has_initialize() => version.clone(),
+            _ => ProtocolVersion::LATEST_WITH_INITIALIZE,
+        }
+    }
 }
 
 impl Default for ClientOptions {
@@ -60,8 +142,13 @@ impl Default for ClientOptions {
             init_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             callbacks: ClientCallbacks::default(),
+            protocol: Protocol::default(),
         }
     }
+}
+
+fn discover(version: ProtocolVersion) -> ClientLifecycleMode {
+    ClientLifecycleMode::Discover { preferred_versions: vec![version] }
 }
 
 /// What a tool call gives back: the decoded result, or its JSON as the server sent it.
@@ -134,7 +221,7 @@ impl Connection {
     /// a tokio runtime. A server that answers 401 to a client whose OAuth can involve the user
     /// right here (a browser, a headless callback) is logged in to, then connected to again.
     pub async fn connect(config: &TransportConfig, options: ClientOptions) -> Result<Self> {
-        let first = Self::connect_once(config, options.clone()).await;
+        let first = Self::connect_negotiating(config, options.clone()).await;
         let (TransportConfig::StreamableHttp { options: http, .. } | TransportConfig::Sse { options: http, .. }) = config else {
             return first;
         };
@@ -143,7 +230,7 @@ impl Connection {
                 Some(authorizer) => {
                     tracing::info!(server = %options.name, "authorization required: logging in");
                     oauth.login(authorizer.as_ref()).await?;
-                    Self::connect_once(config, options).await
+                    Self::connect_negotiating(config, options).await
                 }
                 None => first,
             },
@@ -151,9 +238,59 @@ impl Connection {
         }
     }
 
-    async fn connect_once(config: &TransportConfig, options: ClientOptions) -> Result<Self> {
+    /// Connects as [`ClientOptions::protocol`] says. A fallback is a new connection (a stdio
+    /// server is started again): the first one's transport is spent.
+    async fn connect_negotiating(config: &TransportConfig, options: ClientOptions) -> Result<Self> {
+        let name = options.name.clone();
+        match options.protocol.clone() {
+            Protocol::Auto => match Self::connect_once(config, options.clone(), ClientLifecycleMode::Initialize).await {
+                // A JSON-RPC error to `initialize` (not a closed connection, not a timeout).
+                Err(Attempt::Settled(Error::Server { code, message, .. })) => {
+                    tracing::debug!(server = %name, "initialize refused ({code}: {message}); connecting with server/discover");
+                    Self::connect_once(config, options, discover(ProtocolVersion::LATEST)).await.map_err(Attempt::into_error)
+                }
+                other => other.map_err(Attempt::into_error),
+            },
+            Protocol::Latest => {
+                let lifecycle = ClientLifecycleMode::Auto {
+                    preferred_versions: vec![ProtocolVersion::LATEST],
+                    legacy_version: Some(ProtocolVersion::LATEST_WITH_INITIALIZE),
+                };
+                match Self::connect_once(config, options.clone(), lifecycle).await {
+                    // The probe failed in a way rmcp does not take for "legacy": the server closed
+                    // the connection, answered something else, or HTTP 400.
+                    Err(Attempt::ProbeFailed(error)) => {
+                        tracing::debug!(server = %name, "server/discover failed ({error}); connecting with initialize");
+                        Self::connect_once(config, options, ClientLifecycleMode::Initialize).await.map_err(Attempt::into_error)
+                    }
+                    other => other.map_err(Attempt::into_error),
+                }
+            }
+            Protocol::Pinned(version) if version.has_initialize() => {
+                Self::connect_once(config, options, ClientLifecycleMode::Initialize).await.map_err(Attempt::into_error)
+            }
+            Protocol::Pinned(version) => Self::connect_once(config, options, discover(version)).await.map_err(Attempt::into_error),
+        }
+    }
+
+    async fn connect_once(config: &TransportConfig, options: ClientOptions, lifecycle: ClientLifecycleMode) -> std::result::Result<Self, Attempt> {
+        let discovering = matches!(lifecycle, ClientLifecycleMode::Discover { .. });
+        Self::connect_with(config, options, lifecycle).await.map_err(|attempt| match attempt {
+            Attempt::Settled(Error::Server { code, message, data, .. }) if discovering => Attempt::Settled(Error::Server {
+                operation: "server/discover (the server may not speak 2026-07-28: protocol=\"auto\" falls back to initialize)".into(),
+                code,
+                message,
+                data,
+            }),
+            other => other,
+        })
+    }
+
+    async fn connect_with(config: &TransportConfig, options: ClientOptions, lifecycle: ClientLifecycleMode) -> std::result::Result<Self, Attempt> {
+        let probing = matches!(lifecycle, ClientLifecycleMode::Auto { .. });
+        let failed = |e: &ClientInitializeError| if probing && e.auth_challenge().is_none() && !matches!(e, ClientInitializeError::Cancelled) { Probe::Failed } else { Probe::Settled };
         config.register_secrets();
-        let handler = Handler::new(options.name.as_str().into(), options.callbacks.clone());
+        let handler = Handler::new(options.name.as_str().into(), options.callbacks.clone(), options.protocol.handshake_version());
         let mut direct = None;
         let tools_changed = handler.tools_changed.clone();
         let others_changed = handler.others_changed.clone();
@@ -164,16 +301,19 @@ impl Connection {
                 let (child, transport) = stdio::spawn(params)?;
                 let child = Arc::new(child);
                 let outcome = tokio::select! {
-                    r = tokio::time::timeout(init_timeout, handler.clone().serve(transport)) => match r {
+                    r = tokio::time::timeout(init_timeout, handler.clone().serve_with_lifecycle(transport, lifecycle)) => match r {
                         Ok(Ok(service)) => Ok(service),
-                        Ok(Err(e)) => Err(init_error_stdio(e, &child).await),
-                        Err(_) => Err(Error::Timeout {
+                        Ok(Err(e)) => {
+                            let probe = failed(&e);
+                            Err(probe.attempt(init_error_stdio(e, &child).await))
+                        }
+                        Err(_) => Err(Attempt::Settled(Error::Timeout {
                             operation: format!("initialize of stdio server `{}`", params.command),
                             timeout: init_timeout,
                             detail: Some(child.stdout_noise().describe().unwrap_or_else(|| "the server did not answer".into())),
-                        }),
+                        })),
                     },
-                    exit = child.exited() => Err(child.exited_error(exit).await),
+                    exit = child.exited() => Err(Attempt::Settled(child.exited_error(exit).await)),
                 };
                 match outcome {
                     Ok(service) => (service, Some(child)),
@@ -184,29 +324,29 @@ impl Connection {
                 }
             }
             TransportConfig::StreamableHttp { url, options: http } => {
-                let parsed = parse_http_url(url)?;
-                let (transport, direct_post) = streamable_http::transport(&parsed, http)?;
+                let parsed = parse_http_url(url).map_err(Attempt::Settled)?;
+                let (transport, direct_post) = streamable_http::transport(&parsed, http).map_err(Attempt::Settled)?;
                 direct = Some(direct_post);
-                let service = tokio::time::timeout(init_timeout, handler.clone().serve(transport))
+                let service = tokio::time::timeout(init_timeout, handler.clone().serve_with_lifecycle(transport, lifecycle))
                     .await
-                    .map_err(|_| init_timeout_error(&redact_url(url), init_timeout))?
-                    .map_err(|e| init_error_remote(e, &redact_url(url)))?;
+                    .map_err(|_| Attempt::Settled(init_timeout_error(&redact_url(url), init_timeout)))?
+                    .map_err(|e| failed(&e).attempt(init_error_remote(e, &redact_url(url))))?;
                 (service, None)
             }
             TransportConfig::Sse { url, options: http } => {
-                let parsed = parse_http_url(url)?;
-                let transport = SseTransport::connect(&parsed, http, init_timeout).await?;
-                let service = tokio::time::timeout(init_timeout, handler.clone().serve(transport))
+                let parsed = parse_http_url(url).map_err(Attempt::Settled)?;
+                let transport = SseTransport::connect(&parsed, http, init_timeout).await.map_err(Attempt::Settled)?;
+                let service = tokio::time::timeout(init_timeout, handler.clone().serve_with_lifecycle(transport, lifecycle))
                     .await
-                    .map_err(|_| init_timeout_error(&redact_url(url), init_timeout))?
-                    .map_err(|e| init_error_remote(e, &redact_url(url)))?;
+                    .map_err(|_| Attempt::Settled(init_timeout_error(&redact_url(url), init_timeout)))?
+                    .map_err(|e| failed(&e).attempt(init_error_remote(e, &redact_url(url))))?;
                 (service, None)
             }
         };
         let peer = service.peer().clone();
         // The cache answers list calls with stale pages (even after errors); a manager must not.
         peer.set_response_cache_config(rmcp::service::ClientCacheConfig::disabled()).await;
-        let info = peer.peer_info().ok_or_else(|| Error::Protocol("server sent no initialize result".into()))?;
+        let info = peer.peer_info().ok_or_else(|| Attempt::Settled(Error::Protocol("server sent no initialize result".into())))?;
         tracing::debug!(server = %options.name, version = %info.protocol_version, "initialized");
         Ok(Self {
             peer,
@@ -392,22 +532,62 @@ impl Connection {
         }
         let mut params = CallToolRequestParams::new(name.to_owned());
         params.arguments = arguments;
-        let result = match progress {
-            None => {
-                params.meta = meta.map(|m| RequestMetaObject(MetaObject(m)));
-                self.request("tools/call", Some(name), timeout, self.peer.call_tool(params)).await?
+        params.meta = meta.map(|m| RequestMetaObject(MetaObject(m)));
+        let result = if self.info.protocol_version.has_initialize() {
+            // A session: the server asks for input with requests of its own, mid-call.
+            match self.call_once(params, timeout, progress).await? {
+                CallToolResponse::Complete(result) => result,
+                _ => return Err(Error::Protocol(format!("{}: unexpected response type", describe("tools/call", Some(name))))),
             }
-            Some(progress) => {
-                let request = ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
-                let options = RequestOptions { timeout, meta, progress: Some(progress) };
-                match self.send_with_progress("tools/call", Some(name), request, options).await? {
-                    ServerResult::CallToolResult(result) => result,
-                    ServerResult::EmptyResult(_) => CallToolResult::default(),
-                    _ => return Err(Error::Protocol(format!("{}: unexpected response type", describe("tools/call", Some(name))))),
-                }
-            }
+        } else {
+            self.call_in_rounds(params, timeout, progress).await?
         };
         R::from_result(result).map_err(|e| Error::Protocol(format!("{}: {e}", describe("tools/call", Some(name)))))
+    }
+
+    /// One `tools/call` over rmcp.
+    async fn call_once(&self, params: CallToolRequestParams, timeout: Option<Duration>, progress: Option<ProgressSink>) -> Result<CallToolResponse> {
+        let name = params.name.clone();
+        let Some(progress) = progress else {
+            return self.request("tools/call", Some(&name), timeout, self.peer.call_tool_once(params)).await;
+        };
+        let mut params = params;
+        let meta = params.meta.take().map(|m| m.0.0);
+        let request = ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
+        let options = RequestOptions { timeout, meta, progress: Some(progress) };
+        Ok(match self.send_with_progress("tools/call", Some(&name), request, options).await? {
+            ServerResult::CallToolResult(result) => CallToolResponse::Complete(result),
+            ServerResult::InputRequiredResult(result) => CallToolResponse::InputRequired(result),
+            ServerResult::CreateTaskResult(result) => CallToolResponse::Task(result),
+            ServerResult::EmptyResult(_) => CallToolResponse::Complete(CallToolResult::default()),
+            _ => return Err(Error::Protocol(format!("{}: unexpected response type", describe("tools/call", Some(&name))))),
+        })
+    }
+
+    /// A 2026-07-28 call: each `input_required` answer is answered by the handlers and the call
+    /// sent again, all within the call's time limit.
+    async fn call_in_rounds(&self, mut params: CallToolRequestParams, timeout: Option<Duration>, progress: Option<ProgressSink>) -> Result<CallToolResult> {
+        let name = params.name.clone();
+        let limit = timeout.unwrap_or(self.options.request_timeout);
+        let deadline = tokio::time::Instant::now() + limit;
+        let timed_out = || Error::Timeout { operation: describe("tools/call", Some(&name)), timeout: limit, detail: None };
+        let mut rounds = mrtr::Rounds::new();
+        for _ in 0..mrtr::MAX_ROUNDS {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.call_once(params.clone(), Some(left), progress.clone()).await {
+                Ok(CallToolResponse::Complete(result)) => return Ok(result),
+                Ok(CallToolResponse::InputRequired(input)) => {
+                    let answered = tokio::time::timeout_at(deadline, rounds.answer(&self.handler, &self.peer, input)).await.map_err(|_| timed_out())?;
+                    let (responses, state) = answered.map_err(|e| Error::Protocol(format!("{}: {e}", describe("tools/call", Some(&name)))))?;
+                    params.input_responses = responses;
+                    params.request_state = state;
+                }
+                Ok(_) => return Err(Error::Protocol(format!("{}: the server made the call a task, which this client does not run", describe("tools/call", Some(&name))))),
+                Err(Error::Timeout { .. }) => return Err(timed_out()),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Protocol(format!("{}: the server asked for input more than {} times", describe("tools/call", Some(&name)), mrtr::MAX_ROUNDS)))
     }
 
     /// Sends a request whose progress goes to `options.progress` (rmcp gives every request a

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::auth::Tokens;
-use crate::client::{ClientOptions, Connection};
+use crate::client::{ClientOptions, Connection, Protocol};
 use crate::python::awaitable::spawn;
 use crate::python::convert::{opt_seconds, py_to_object, request_options, seconds};
 use crate::python::handlers::{PyHandlers, progress_sink, root_list};
@@ -470,7 +470,7 @@ pub struct StdioClient;
 #[pymethods]
 impl StdioClient {
     #[new]
-    #[pyo3(signature = (command, args = None, env = None, cwd = None, init_timeout = 10.0, timeout = 30.0, *, name = None, stderr_lines = 200, shutdown_grace = 2.0, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None))]
+    #[pyo3(signature = (command, args = None, env = None, cwd = None, init_timeout = 10.0, timeout = 30.0, *, name = None, stderr_lines = 200, shutdown_grace = 2.0, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None, protocol = "auto"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         command: String,
@@ -486,9 +486,12 @@ impl StdioClient {
         sampling_handler: Option<&Bound<'_, PyAny>>,
         roots: Option<&Bound<'_, PyAny>>,
         log_handler: Option<&Bound<'_, PyAny>>,
+        protocol: &str,
     ) -> PyResult<PyClassInitializer<Self>> {
         let handlers = PyHandlers::new(elicitation_handler, sampling_handler, roots, log_handler)?;
-        let (config, options) = stdio_config(command, args, env_pairs(env)?, cwd, init_timeout, timeout, name, stderr_lines, shutdown_grace)?;
+        let protocol = Protocol::parse(protocol).map_err(to_py_err)?;
+        let (config, mut options) = stdio_config(command, args, env_pairs(env)?, cwd, init_timeout, timeout, name, stderr_lines, shutdown_grace)?;
+        options.protocol = protocol;
         Ok(PyClassInitializer::from(ClientBase::new(config, options, handlers)).add_subclass(StdioClient))
     }
 
@@ -511,7 +514,7 @@ pub struct StreamableHTTPClient;
 #[pymethods]
 impl StreamableHTTPClient {
     #[new]
-    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0, auth = None, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None))]
+    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0, auth = None, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None, protocol = "auto"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         url: String,
@@ -530,10 +533,13 @@ impl StreamableHTTPClient {
         sampling_handler: Option<&Bound<'_, PyAny>>,
         roots: Option<&Bound<'_, PyAny>>,
         log_handler: Option<&Bound<'_, PyAny>>,
+        protocol: &str,
     ) -> PyResult<PyClassInitializer<Self>> {
         let handlers = PyHandlers::new(elicitation_handler, sampling_handler, roots, log_handler)?;
-        let (config, options) =
+        let protocol = Protocol::parse(protocol).map_err(to_py_err)?;
+        let (config, mut options) =
             http_config("streamable-http", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name, None)?;
+        options.protocol = protocol;
         let (config, callbacks) = with_tokens(config, token_provider, token_timeout, auth)?;
         Ok(PyClassInitializer::from(ClientBase::with_callbacks(config, options, callbacks, handlers)).add_subclass(StreamableHTTPClient))
     }
@@ -546,7 +552,7 @@ pub struct SSEClient;
 #[pymethods]
 impl SSEClient {
     #[new]
-    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0, auth = None, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None))]
+    #[pyo3(signature = (url, headers = None, timeout = 30.0, *, init_timeout = None, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, token_provider = None, token_timeout = 10.0, auth = None, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None, protocol = "auto"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         url: String,
@@ -565,9 +571,12 @@ impl SSEClient {
         sampling_handler: Option<&Bound<'_, PyAny>>,
         roots: Option<&Bound<'_, PyAny>>,
         log_handler: Option<&Bound<'_, PyAny>>,
+        protocol: &str,
     ) -> PyResult<PyClassInitializer<Self>> {
         let handlers = PyHandlers::new(elicitation_handler, sampling_handler, roots, log_handler)?;
-        let (config, options) = http_config("sse", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name, None)?;
+        let protocol = Protocol::parse(protocol).map_err(to_py_err)?;
+        let (config, mut options) = http_config("sse", url, header_pairs(headers)?, timeout, init_timeout, ca_bundle, client_cert, client_key, insecure, name, None)?;
+        options.protocol = protocol;
         let (config, callbacks) = with_tokens(config, token_provider, token_timeout, auth)?;
         Ok(PyClassInitializer::from(ClientBase::with_callbacks(config, options, callbacks, handlers)).add_subclass(SSEClient))
     }
@@ -594,12 +603,13 @@ pub struct MCPClientConfig {
     sampling_handler: Option<Py<PyAny>>,
     roots: Option<Py<PyAny>>,
     log_handler: Option<Py<PyAny>>,
+    protocol: String,
 }
 
 #[pymethods]
 impl MCPClientConfig {
     #[new]
-    #[pyo3(signature = (command = None, args = None, env = None, cwd = None, url = None, headers = None, timeout = 30.0, init_timeout = None, *, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None))]
+    #[pyo3(signature = (command = None, args = None, env = None, cwd = None, url = None, headers = None, timeout = 30.0, init_timeout = None, *, ca_bundle = None, client_cert = None, client_key = None, insecure = false, name = None, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None, protocol = "auto"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -620,8 +630,10 @@ impl MCPClientConfig {
         sampling_handler: Option<Py<PyAny>>,
         roots: Option<Py<PyAny>>,
         log_handler: Option<Py<PyAny>>,
+        protocol: &str,
     ) -> Self {
         Self {
+            protocol: protocol.to_owned(),
             elicitation_handler,
             sampling_handler,
             roots,
@@ -682,6 +694,7 @@ pub fn new_mcp_client_from_type(py: Python<'_>, r#type: &str, config: PyRef<'_, 
     kwargs.set_item("sampling_handler", &config.sampling_handler)?;
     kwargs.set_item("roots", &config.roots)?;
     kwargs.set_item("log_handler", &config.log_handler)?;
+    kwargs.set_item("protocol", &config.protocol)?;
     if kind == "stdio" {
         let command = config.command.clone().ok_or_else(|| config_error("MCPClientConfig.command is required for type \"stdio\""))?;
         if config.url.is_some() {

@@ -1,0 +1,87 @@
+"""Protocol versions: each transport against a server of each era (the SDK's, which speaks
+2026-07-28 and the session versions; server-everything and a hand-written server that know only
+the `initialize` handshake; a server that knows only 2026-07-28), under each `protocol=`."""
+
+from __future__ import annotations
+
+import pytest
+
+import mcpfleet
+from conftest import EVERYTHING, FIXTURES, PY, SDK_SERVER, missing, node
+
+MODERN_ONLY = str(FIXTURES / "modern_only_server.py")
+HOSTILE = str(FIXTURES / "hostile_server.py")
+
+
+def sdk_client(transport: str, sdk_http: str, sdk_sse: str, **options) -> mcpfleet.MCPClientBase:
+    if transport == "stdio":
+        return mcpfleet.StdioClient(PY, [SDK_SERVER, "stdio"], **options)
+    if transport == "sse":
+        return mcpfleet.SSEClient(sdk_sse, **options)
+    return mcpfleet.StreamableHTTPClient(sdk_http, **options)
+
+
+@pytest.mark.parametrize("transport", ["stdio", "streamable-http", "sse"])
+@pytest.mark.parametrize(
+    "protocol, expected",
+    [("auto", "2025-11-25"), ("latest", "2026-07-28"), ("2026-07-28", "2026-07-28"), ("2025-11-25", "2025-11-25"), ("2025-06-18", "2025-06-18")],
+)
+async def test_a_server_of_both_eras(transport, protocol, expected, sdk_http, sdk_sse):
+    async with sdk_client(transport, sdk_http, sdk_sse, protocol=protocol) as client:
+        assert client.protocol_version == client.server_info.protocol_version == expected
+        assert client.server_info.name == "sdk-test-peer"
+        assert "add" in {t.name for t in await client.list_tools()}
+        assert (await client.call_tool("add", {"a": 2, "b": 40})).text == "42"
+
+
+@pytest.mark.parametrize("transport", ["stdio", "streamable-http"])
+@pytest.mark.parametrize("protocol", ["auto", "2026-07-28"])
+async def test_a_server_asks_for_input_in_the_way_of_its_era(transport, protocol, sdk_http, sdk_sse):
+    """Mid-call in a session; on 2026-07-28 by input-required rounds, answered by the same
+    handler, with the call sent again."""
+    asked = []
+
+    def elicit(request):
+        asked.append(request.message)
+        return {"name": "Émile", "age": 7}
+
+    async with sdk_client(transport, sdk_http, sdk_sse, protocol=protocol, elicitation_handler=elicit) as client:
+        result = await client.call_tool("greet_contact")
+        assert result.text == "hello Émile (7)", result.text
+    assert asked == ["Who are you? (either era)"]
+
+
+@pytest.mark.parametrize("server", ["everything", "hand-written"])
+async def test_a_server_that_knows_only_initialize(server):
+    if server == "everything":
+        if not EVERYTHING.exists():
+            missing("npm install has not been run (server-everything missing)")
+        command, args = node(), [str(EVERYTHING), "stdio"]
+    else:
+        command, args = PY, [HOSTILE]
+    for protocol, expected in [("auto", "2025-11-25"), ("latest", "2025-11-25"), ("2025-03-26", "2025-03-26")]:
+        async with mcpfleet.StdioClient(command, args, protocol=protocol, init_timeout=30) as client:
+            assert client.protocol_version == expected, protocol
+            assert await client.list_tools()
+    with pytest.raises(mcpfleet.ServerError, match=r"server/discover.*protocol=\"auto\""):
+        await mcpfleet.StdioClient(command, args, protocol="2026-07-28", init_timeout=30).initialize()
+
+
+@pytest.mark.parametrize("protocol", ["auto", "latest", "2026-07-28"])
+async def test_a_server_that_knows_only_2026(protocol):
+    async with mcpfleet.StdioClient(PY, [MODERN_ONLY], protocol=protocol) as client:
+        assert client.protocol_version == "2026-07-28"
+        info = client.server_info
+        assert (info.name, info.instructions) == ("modern-only", "Only the new era ✓")
+        assert [t.name for t in await client.list_tools()] == ["whoami"]
+        # Every request carries the client's context (SEP-2575), as the server checks.
+        assert (await client.call_tool("whoami")).text == "mcpfleet on 2026-07-28"
+    with pytest.raises(mcpfleet.ServerError, match="-32022"):
+        await mcpfleet.StdioClient(PY, [MODERN_ONLY], protocol="2025-11-25").initialize()
+
+
+def test_an_unknown_protocol_is_refused_at_once():
+    with pytest.raises(mcpfleet.ConfigError, match=r'unknown protocol "2025-13-01": expected "auto", "latest" or one of 2024-11-05, .*2026-07-28'):
+        mcpfleet.StdioClient(PY, [SDK_SERVER], protocol="2025-13-01")
+    config = mcpfleet.MCPClientConfig(command=PY, args=[SDK_SERVER], protocol="latest")
+    assert mcpfleet.new_mcp_client_from_type("stdio", config).protocol_version is None
