@@ -257,3 +257,34 @@ def test_the_sync_client_runs_handlers_while_it_waits():
         steps = []
         client.call_tool("steps", {"count": 3}, progress=lambda p, t, m: steps.append(p))
     assert threads == [False]  # on mcpfleet's callback loop, not the blocked caller
+
+
+async def test_resource_updates_reach_the_subscribers_callback(make_client):
+    got: asyncio.Queue = asyncio.Queue()
+    async with make_client() as client:
+        await client.subscribe("test://items/ünï", got.put_nowait)
+        await client.subscribe("test://greeting")  # no callback: subscribed all the same
+        assert (await client.call_tool("touch", {"uri": "test://items/ünï"})).text == "true"
+        assert await asyncio.wait_for(got.get(), 5) == "test://items/ünï"
+        assert (await client.call_tool("touch", {"uri": "test://greeting"})).text == "true"
+        await client.unsubscribe("test://items/ünï")
+        assert (await client.call_tool("touch", {"uri": "test://items/ünï"})).text == "false"
+        await asyncio.sleep(0.2)
+        assert got.empty()
+        with pytest.raises(TypeError, match="on_update must be a function"):
+            await client.subscribe("test://greeting", "print")
+
+
+async def test_arguments_are_completed(make_client):
+    async with make_client() as client:
+        done = await client.complete({"type": "ref/resource", "uri": "test://items/{item}"}, {"name": "item", "value": "ap"})
+        assert done == {"values": ["apple", "apricot"], "total": 2, "hasMore": False}
+        done = await client.complete(
+            sdk.PromptReference(type="ref/prompt", name="hello"), {"name": "name", "value": ""}, context_arguments={"greeting": "Dr. "}
+        )
+        assert done["values"] == ["Dr. Ada", "Dr. Alan"]
+        with pytest.raises(mcpfleet.ConfigError, match=r"complete\(\).*ref/prompt"):
+            await client.complete({"type": "ref/nothing"}, {"name": "x", "value": ""})
+    async with mcpfleet.StdioClient(PY, ["-m", "mcpfleet.demo_server"]) as demo:
+        # No completions capability: no values, and the server is not asked.
+        assert (await demo.complete({"type": "ref/prompt", "name": "greet"}, {"name": "name", "value": "A"}))["values"] == []

@@ -450,3 +450,24 @@ async def test_expected_failures_do_not_log_errors(caplog):
     await asyncio.sleep(0.3)
     loud = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("mcpfleet")]
     assert not loud, [r.getMessage() for r in loud]
+
+
+# --- structured results -----------------------------------------------------------------------
+
+
+async def test_structured_content_is_held_to_the_tools_output_schema():
+    async with mcpfleet.StdioClient(PY, [HOSTILE]) as client:
+        # Not listed yet: nothing is known of the schema, nothing is checked.
+        assert (await client.call_tool("typed", {"n": "three"})).structured_content == {"n": "three"}
+        tools = {t.name: t for t in await client.list_tools()}
+        assert tools["typed"].output_schema["required"] == ["n"]
+        assert (await client.call_tool("typed", {"n": 3})).structured_content == {"n": 3}
+        with pytest.raises(mcpfleet.ProtocolError, match=r'tools/call "typed".*does not match the tool\'s outputSchema: at /n: "three" is not of type "integer"'):
+            await client.call_tool("typed", {"n": "three"})
+        with pytest.raises(mcpfleet.ProtocolError, match="declares an outputSchema but returned no structuredContent"):
+            await client.call_tool("untyped_answer")
+        assert (await client.call_tool("ok")).text == "fine"
+    async with mcpfleet.Adapter([{"name": "h", "command": PY, "args": [HOSTILE], "autoStart": True}]) as fleet:
+        with pytest.raises(mcpfleet.ProtocolError, match="outputSchema"):
+            await fleet.execute_tool("h_typed", {"n": [1]})
+        assert (await fleet.execute_tool("h_typed", {"n": -7})).structured_content == {"n": -7}

@@ -145,6 +145,17 @@ class MCPClientBase:
         """``meta`` goes to the server as the request's ``_meta`` (trace context, your own keys).
         ``progress`` (sync or async) is called with (progress, total, message) for each of the
         server's progress notifications about this call."""
+    async def subscribe(self, uri: str, on_update: Callable[[str], Any] | None = None, *, timeout: float | None = None) -> None:
+        """``resources/subscribe``; ``on_update(uri)`` (sync or async) is called for each
+        ``notifications/resources/updated`` about ``uri``."""
+    async def unsubscribe(self, uri: str, *, timeout: float | None = None) -> None: ...
+    async def complete(
+        self, ref: Any, argument: dict[str, str], *, context_arguments: dict[str, str] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Values for an argument of a prompt (``{"type": "ref/prompt", "name": ...}``) or a
+        resource template (``{"type": "ref/resource", "uri": ...}``; SDK models too);
+        ``argument`` is ``{"name": ..., "value": <typed so far>}``. Returns ``{"values": [...],
+        "total": ..., "hasMore": ...}``; no values from a server without completions."""
     async def set_roots(self, roots: Iterable[Root]) -> None:
         """Replaces the roots given as ``roots=`` and tells the server (``roots/list_changed``)."""
     async def list_resources(self, *, timeout: float | None = None) -> list[Resource]: ...

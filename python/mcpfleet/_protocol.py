@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+from ._handlers import ProgressCallback
 from ._core import CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, ServerInfo, Tool
 
 __all__ = ["MCPClient"]
@@ -17,7 +19,13 @@ class MCPClient(Protocol):
     async def close(self) -> None: ...
     async def list_tools(self, *, timeout: float | None = None) -> list[Tool]: ...
     async def call_tool(
-        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        meta: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> CallToolResult: ...
     async def list_resources(self, *, timeout: float | None = None) -> list[Resource]: ...
     async def list_resource_templates(self, *, timeout: float | None = None) -> list[ResourceTemplate]: ...
@@ -27,3 +35,8 @@ class MCPClient(Protocol):
         self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None
     ) -> GetPromptResult: ...
     async def ping(self, *, timeout: float | None = None) -> None: ...
+    async def subscribe(self, uri: str, on_update: Callable[[str], Any] | None = None, *, timeout: float | None = None) -> None: ...
+    async def unsubscribe(self, uri: str, *, timeout: float | None = None) -> None: ...
+    async def complete(
+        self, ref: Any, argument: dict[str, str], *, context_arguments: dict[str, str] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]: ...

@@ -73,6 +73,17 @@ class _Client:
     def set_roots(self, roots: Iterable[Root]) -> None:
         _call(self._async.set_roots, roots)
 
+    def subscribe(self, uri: str, on_update: Callable[[str], Any] | None = None, *, timeout: float | None = None) -> None:
+        _call(self._async.subscribe, uri, on_update, timeout=timeout)
+
+    def unsubscribe(self, uri: str, *, timeout: float | None = None) -> None:
+        _call(self._async.unsubscribe, uri, timeout=timeout)
+
+    def complete(
+        self, ref: Any, argument: dict[str, str], *, context_arguments: dict[str, str] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        return _call(self._async.complete, ref, argument, context_arguments=context_arguments, timeout=timeout)
+
     def list_resources(self, *, timeout: float | None = None) -> list[_core.Resource]:
         return _call(self._async.list_resources, timeout=timeout)
 

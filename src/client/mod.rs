@@ -3,6 +3,7 @@
 pub mod callbacks;
 mod handler;
 mod mrtr;
+pub mod output;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -155,11 +156,21 @@ fn discover(version: ProtocolVersion) -> ClientLifecycleMode {
 pub trait ToolReply: DeserializeOwned + Send {
     /// The same from a result rmcp decoded.
     fn from_result(result: CallToolResult) -> std::result::Result<Self, serde_json::Error>;
+
+    /// Why it does not match the tool's `outputSchema` (only decoded results are checked: the
+    /// server's JSON goes on to a client that checks it itself).
+    fn check(&self, _tool: &str, _schemas: &output::OutputSchemas) -> std::result::Result<(), String> {
+        Ok(())
+    }
 }
 
 impl ToolReply for CallToolResult {
     fn from_result(result: CallToolResult) -> std::result::Result<Self, serde_json::Error> {
         Ok(result)
+    }
+
+    fn check(&self, tool: &str, schemas: &output::OutputSchemas) -> std::result::Result<(), String> {
+        schemas.check(tool, self)
     }
 }
 
@@ -211,6 +222,7 @@ pub struct Connection {
     url: Option<String>,
     closed: AtomicBool,
     runtime: tokio::runtime::Handle,
+    output_schemas: output::OutputSchemas,
     tools_changed: Arc<tokio::sync::watch::Sender<u64>>,
     others_changed: Arc<tokio::sync::watch::Sender<u64>>,
     resource_updated: tokio::sync::broadcast::Sender<String>,
@@ -363,6 +375,7 @@ impl Connection {
             },
             closed: AtomicBool::new(false),
             runtime: tokio::runtime::Handle::current(),
+            output_schemas: output::OutputSchemas::default(),
             tools_changed,
             others_changed,
             resource_updated,
@@ -451,8 +464,9 @@ impl Connection {
         if self.info.capabilities.tools.is_none() {
             return Ok(Vec::new());
         }
-        self.list_all("tools/list", timeout, |p| async move { self.peer.list_tools(p).await.map(|r| (r.tools, r.next_cursor)) })
-            .await
+        let tools = self.list_all("tools/list", timeout, |p| async move { self.peer.list_tools(p).await.map(|r| (r.tools, r.next_cursor)) }).await?;
+        self.output_schemas.learn(&tools);
+        Ok(tools)
     }
 
     pub async fn list_resources(&self, timeout: Option<Duration>) -> Result<Vec<Resource>> {
@@ -483,6 +497,17 @@ impl Connection {
         #[allow(deprecated)]
         let fut = self.peer.subscribe(params);
         self.request("resources/subscribe", Some(uri), timeout, fut).await
+    }
+
+    /// `completion/complete`: values for a prompt's or resource template's argument. A server
+    /// without the `completions` capability offers none (it is not asked).
+    pub async fn complete(&self, params: rmcp::model::CompleteRequestParams, timeout: Option<Duration>) -> Result<rmcp::model::CompletionInfo> {
+        if self.info.capabilities.completions.is_none() {
+            return Ok(rmcp::model::CompletionInfo::default());
+        }
+        let target = params.argument.name.clone();
+        let result = self.request("completion/complete", Some(&target), timeout, self.peer.complete(params)).await?;
+        Ok(result.completion)
     }
 
     pub async fn unsubscribe(&self, uri: &str, timeout: Option<Duration>) -> Result<()> {
@@ -524,7 +549,7 @@ impl Connection {
             let limit = timeout.unwrap_or(self.options.request_timeout);
             let call = direct.call_tool(name, arguments.as_ref(), meta.as_ref(), progress.as_ref(), &self.handler, &self.peer);
             match tokio::time::timeout(limit, call).await {
-                Ok(Some(Ok(result))) => return Ok(result),
+                Ok(Some(Ok(result))) => return self.checked(name, result),
                 Ok(Some(Err(failure))) => return Err(self.direct_error(name, failure)),
                 Ok(None) => {}
                 Err(_) => return Err(Error::Timeout { operation: describe("tools/call", Some(name)), timeout: limit, detail: None }),
@@ -542,7 +567,15 @@ impl Connection {
         } else {
             self.call_in_rounds(params, timeout, progress).await?
         };
-        R::from_result(result).map_err(|e| Error::Protocol(format!("{}: {e}", describe("tools/call", Some(name)))))
+        let result = R::from_result(result).map_err(|e| Error::Protocol(format!("{}: {e}", describe("tools/call", Some(name)))))?;
+        self.checked(name, result)
+    }
+
+    fn checked<R: ToolReply>(&self, tool: &str, result: R) -> Result<R> {
+        match result.check(tool, &self.output_schemas) {
+            Ok(()) => Ok(result),
+            Err(why) => Err(Error::Protocol(format!("{}: {why}", describe("tools/call", Some(tool))))),
+        }
     }
 
     /// One `tools/call` over rmcp.

@@ -1,6 +1,7 @@
 //! The client classes: one Rust base (`MCPClientBase`) with every MCP method, and thin
 //! subclasses per transport that only build the configuration.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -11,8 +12,9 @@ use pyo3::types::PyDict;
 use crate::auth::Tokens;
 use crate::client::{ClientOptions, Connection, Protocol};
 use crate::python::awaitable::spawn;
-use crate::python::convert::{opt_seconds, py_to_object, request_options, seconds};
-use crate::python::handlers::{PyHandlers, progress_sink, root_list};
+use crate::python::callback::{PyCallback, type_name};
+use crate::python::convert::{JsonValue, opt_seconds, py_to_object, request_options, seconds};
+use crate::python::handlers::{PyHandlers, model_json, progress_sink, root_list};
 use crate::python::oauth::PyOAuth;
 use crate::python::tokens::PyTokenSource;
 use crate::python::errors::{ServerNotRunningError, config_error, to_py_err};
@@ -33,6 +35,10 @@ struct ClientState {
     callbacks: Callbacks,
     /// The elicitation/sampling/roots/log handlers (also in `options.callbacks`).
     handlers: PyHandlers,
+    /// `subscribe()` callbacks by resource URI.
+    subscriptions: Arc<Mutex<HashMap<String, Option<Arc<PyCallback>>>>>,
+    /// The connection whose resource updates are being delivered (its address), if any.
+    delivering: Mutex<usize>,
 }
 
 impl ClientState {
@@ -54,6 +60,34 @@ pub struct ClientBase {
 }
 
 impl ClientBase {
+    /// Starts handing this connection's resource updates to the `subscribe()` callbacks.
+    fn deliver_updates(&self, conn: &Arc<Connection>) {
+        let id = Arc::as_ptr(conn) as usize;
+        {
+            let mut delivering = self.state.delivering.lock().unwrap();
+            if *delivering == id {
+                return;
+            }
+            *delivering = id;
+        }
+        let mut updates = conn.resource_updates();
+        let subscriptions = self.state.subscriptions.clone();
+        crate::python::runtime::handle().spawn(async move {
+            loop {
+                match updates.recv().await {
+                    Ok(uri) => {
+                        let callback = subscriptions.lock().unwrap().get(&uri).cloned().flatten();
+                        if let Some(callback) = callback {
+                            callback.fire(move |f| f.call1((uri,)));
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => tracing::warn!("{n} resource updates were dropped: the callbacks did not keep up"),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
     fn new(config: TransportConfig, options: ClientOptions, handlers: PyHandlers) -> Self {
         Self::with_callbacks(config, options, Callbacks::None, handlers)
     }
@@ -69,6 +103,8 @@ impl ClientBase {
                 stderr: Mutex::new(None),
                 callbacks,
                 handlers,
+                subscriptions: Arc::default(),
+                delivering: Mutex::new(0),
             }),
         }
     }
@@ -278,6 +314,68 @@ impl ClientBase {
         spawn(py, async move {
             let templates = conn.list_resource_templates(timeout).await.map_err(to_py_err)?;
             Ok(templates.into_iter().map(ResourceTemplate).collect::<Vec<_>>())
+        })
+    }
+
+    /// `resources/subscribe`: `on_update(uri)` (sync or async; optional) is called for each
+    /// `notifications/resources/updated` about `uri`.
+    #[pyo3(signature = (uri, on_update = None, *, timeout = None))]
+    fn subscribe<'py>(&self, py: Python<'py>, uri: String, on_update: Option<Bound<'py, PyAny>>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        let callback = match on_update.filter(|f| !f.is_none()) {
+            Some(f) if f.is_callable() => Some(PyCallback::new(&f, "the resource update callback")),
+            Some(f) => return Err(PyTypeError::new_err(format!("on_update must be a function (sync or async), not {}", type_name(&f)))),
+            None => None,
+        };
+        self.state.subscriptions.lock().unwrap().insert(uri.clone(), callback);
+        self.deliver_updates(&conn);
+        let subscriptions = self.state.subscriptions.clone();
+        spawn(py, async move {
+            let outcome = conn.subscribe(&uri, timeout).await;
+            if outcome.is_err() {
+                subscriptions.lock().unwrap().remove(&uri);
+            }
+            outcome.map_err(to_py_err)
+        })
+    }
+
+    /// `resources/unsubscribe`; the URI's callback is forgotten at once.
+    #[pyo3(signature = (uri, *, timeout = None))]
+    fn unsubscribe<'py>(&self, py: Python<'py>, uri: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        self.state.subscriptions.lock().unwrap().remove(&uri);
+        spawn(py, async move { conn.unsubscribe(&uri, timeout).await.map_err(to_py_err) })
+    }
+
+    /// `completion/complete`: values for an argument of a prompt (``ref={"type": "ref/prompt",
+    /// "name": ...}``) or resource template (``{"type": "ref/resource", "uri": ...}``).
+    /// ``argument`` is ``{"name": ..., "value": <what is typed so far>}``; returns
+    /// ``{"values": [...], "total": ..., "hasMore": ...}`` (no values from a server without
+    /// the completions capability).
+    #[pyo3(signature = (r#ref, argument, *, context_arguments = None, timeout = None))]
+    fn complete<'py>(
+        &self,
+        py: Python<'py>,
+        r#ref: Bound<'py, PyAny>,
+        argument: Bound<'py, PyAny>,
+        context_arguments: Option<Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        let mut params = serde_json::Map::new();
+        params.insert("ref".into(), model_json(&r#ref)?);
+        params.insert("argument".into(), model_json(&argument)?);
+        if let Some(context) = py_to_object(context_arguments.as_ref(), "context_arguments")? {
+            params.insert("context".into(), serde_json::json!({ "arguments": context }));
+        }
+        let params: rmcp::model::CompleteRequestParams = serde_json::from_value(serde_json::Value::Object(params))
+            .map_err(|e| config_error(format!("complete(): {e} (ref: {{\"type\": \"ref/prompt\", \"name\": ...}} or {{\"type\": \"ref/resource\", \"uri\": ...}}; argument: {{\"name\": ..., \"value\": ...}})")))?;
+        spawn(py, async move {
+            let completion = conn.complete(params, timeout).await.map_err(to_py_err)?;
+            Ok(JsonValue(serde_json::to_value(&completion).unwrap_or_default()))
         })
     }
 

@@ -197,7 +197,7 @@ fn elicit_result(value: &Bound<'_, PyAny>) -> Result<ElicitResult, TokenError> {
     if let Ok(action) = value.extract::<String>() {
         return action_of(&action).map(ElicitResult::new);
     }
-    let json = model_json(value)?;
+    let json = model_value(value)?;
     match json {
         Value::Object(map) if map.contains_key("action") => {
             serde_json::from_value(Value::Object(map)).map_err(|e| TokenError::new(format!("returned an invalid elicitation result: {e}")))
@@ -220,7 +220,14 @@ fn action_of(action: &str) -> Result<ElicitationAction, TokenError> {
 }
 
 /// A value's JSON; a pydantic model (the SDK's types) by its wire names.
-fn model_json(value: &Bound<'_, PyAny>) -> Result<Value, TokenError> {
+pub fn model_json(value: &Bound<'_, PyAny>) -> PyResult<Value> {
+    model_value(value).map_err(|e| match e.cause.as_ref().and_then(|c| c.downcast_ref::<PyErr>()) {
+        Some(err) => Python::attach(|py| err.clone_ref(py)),
+        None => PyValueError::new_err(e.message),
+    })
+}
+
+fn model_value(value: &Bound<'_, PyAny>) -> Result<Value, TokenError> {
     let py = value.py();
     let value = if value.hasattr(intern!(py, "model_dump")).unwrap_or(false) {
         let kwargs = PyDict::new(py);
@@ -308,7 +315,7 @@ fn sampling_result(value: &Bound<'_, PyAny>) -> Result<CreateMessageResult, Toke
         result.stop_reason = Some(CreateMessageResult::STOP_REASON_END_TURN.into());
         return Ok(result);
     }
-    let Value::Object(mut map) = model_json(value)? else {
+    let Value::Object(mut map) = model_value(value)? else {
         return Err(TokenError::new(format!("returned {}: expected a string or a dict with \"content\"", type_name(value))));
     };
     map.entry("role").or_insert_with(|| Value::from("assistant"));
