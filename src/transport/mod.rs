@@ -4,6 +4,7 @@ pub mod decode;
 pub mod direct_post;
 pub mod http;
 pub mod http1;
+mod outbox;
 pub mod sse;
 pub mod stdio;
 pub mod streamable_http;

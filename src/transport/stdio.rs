@@ -18,13 +18,14 @@ use process_wrap::tokio::{CommandWrap, KillOnDrop, ProcessGroup};
 use rmcp::RoleClient;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::Transport;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{ChildStdin, ChildStdout};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
+use tokio::process::ChildStdout;
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
 use crate::process::watchdog;
 use crate::transport::decode::MessageDecoder;
+use crate::transport::outbox::{Outbox, OutboxSender};
 
 /// Largest accepted stdout line (one JSON-RPC message).
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -526,8 +527,10 @@ pub fn spawn(params: &StdioParams) -> Result<(ChildProcess, StdioTransport)> {
     });
 
     tracing::debug!(server = %log_name, pid, "started stdio server");
+    let stdin = Outbox::new(stdin);
     let transport = StdioTransport {
-        stdin: Arc::new(tokio::sync::Mutex::new(Some(stdin))),
+        sender: stdin.sender(),
+        stdin,
         stdout: BufReader::with_capacity(64 * 1024, stdout),
         line: Vec::with_capacity(4096),
         noise: noise.clone(),
@@ -604,7 +607,8 @@ fn memchr(buf: &[u8]) -> Option<usize> {
 /// Newline-delimited JSON-RPC over the child's stdin/stdout. Lines that are not JSON-RPC
 /// are skipped, logged and remembered (see [`StdoutNoise`]), never fatal.
 pub struct StdioTransport {
-    stdin: Arc<tokio::sync::Mutex<Option<ChildStdin>>>,
+    stdin: Outbox,
+    sender: OutboxSender,
     stdout: BufReader<ChildStdout>,
     /// The line being read; survives a cancelled `receive` (it is polled inside `select!`).
     line: Vec<u8>,
@@ -620,9 +624,7 @@ impl StdioTransport {
     async fn break_off(&mut self, reason: String) -> Option<ServerJsonRpcMessage> {
         tracing::error!(server = %self.log_name, "{reason}; closing the connection");
         let _ = self.broken.send(Some(reason));
-        if let Some(mut pipe) = self.stdin.lock().await.take() {
-            let _ = pipe.shutdown().await;
-        }
+        self.stdin.close().await;
         None
     }
 }
@@ -632,17 +634,12 @@ impl Transport<RoleClient> for StdioTransport {
 
     fn send(&mut self, item: ClientJsonRpcMessage) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
         self.decoder.note_sent(&item);
-        let stdin = self.stdin.clone();
-        async move {
-            let mut bytes = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
+        let line = serde_json::to_vec(&item).map(|mut bytes| {
             bytes.push(b'\n');
-            let mut guard = stdin.lock().await;
-            let pipe = guard
-                .as_mut()
-                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotConnected, "stdin is closed"))?;
-            pipe.write_all(&bytes).await?;
-            pipe.flush().await
-        }
+            bytes
+        });
+        let sender = self.sender.clone();
+        async move { sender.send(line.map_err(std::io::Error::other)?).await }
     }
 
     async fn receive(&mut self) -> Option<ServerJsonRpcMessage> {
@@ -687,10 +684,8 @@ impl Transport<RoleClient> for StdioTransport {
     }
 
     async fn close(&mut self) -> std::io::Result<()> {
-        // Dropping stdin gives the server EOF: the MCP stdio shutdown signal.
-        if let Some(mut pipe) = self.stdin.lock().await.take() {
-            let _ = pipe.shutdown().await;
-        }
+        // Closing stdin gives the server EOF: the MCP stdio shutdown signal.
+        self.stdin.close().await;
         Ok(())
     }
 }
