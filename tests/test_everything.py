@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import mcpfleet
@@ -44,3 +46,73 @@ async def test_streamable_http(everything_http):
 async def test_sse(everything_sse):
     async with mcpfleet.SSEClient(everything_sse) as client:
         await exercise(client)
+
+
+def handlers(seen: dict) -> dict:
+    def elicit(request):
+        seen.setdefault("elicit", []).append(request)
+        if request.mode == "url":
+            return "accept"
+        return {"name": "Ada Lovelace", "check": True, "email": "ada@example.com"}
+
+    async def sample(request):
+        seen.setdefault("sample", []).append(request)
+        return {"content": f"sampled: {request.prompt} ✓", "model": "test-model"}
+
+    return {"elicitation_handler": elicit, "sampling_handler": sample, "roots": ["/srv/everything ✓"], "log_handler": seen.setdefault("logs", []).append}
+
+
+async def exercise_requests(client: mcpfleet.MCPClientBase, seen: dict) -> None:
+    """The tools that ask the client something, and progress."""
+    names = {t.name for t in await client.list_tools()}
+    assert {"get-roots-list", "trigger-elicitation-request", "trigger-url-elicitation", "trigger-sampling-request"} <= names, names
+
+    answer = await client.call_tool("trigger-elicitation-request", {})
+    assert not answer.is_error, answer.text
+    # What the handler gave, and the schema's defaults for what it left out (SEP-1034).
+    for fragment in ("Ada Lovelace", "ada@example.com", "It was a dark and stormy night.", "42"):
+        assert fragment in answer.text, answer.text
+    assert seen["elicit"][0].server == client.name and "email" in seen["elicit"][0].requested_schema["properties"]
+
+    answer = await client.call_tool("trigger-url-elicitation", {"url": "https://example.com/connect?x=1"})
+    assert not answer.is_error and "accept" in answer.text, answer.text
+    assert seen["elicit"][-1].url == "https://example.com/connect?x=1"
+
+    answer = await client.call_tool("trigger-sampling-request", {"prompt": "say hi"})
+    assert "sampled: " in answer.text and "say hi ✓" in answer.text, answer.text
+    assert "test-model" in answer.text
+
+    answer = await client.call_tool("get-roots-list", {})
+    assert "file:///srv/everything%20%E2%9C%93" in answer.text, answer.text
+
+    steps = []
+    answer = await client.call_tool("trigger-long-running-operation", {"duration": 0.5, "steps": 5}, progress=lambda p, t, m: steps.append((p, t)))
+    assert "Steps: 5" in answer.text
+    for _ in range(100):
+        if len(steps) == 5:
+            break
+        await asyncio.sleep(0.02)
+    assert steps == [(float(i), 5.0) for i in range(1, 6)]
+
+    await client.set_logging_level("debug")
+    await client.call_tool("toggle-simulated-logging", {})
+    for _ in range(100):  # the first message comes at once, the next ones every 5 s
+        if seen["logs"]:
+            break
+        await asyncio.sleep(0.05)
+    assert seen["logs"] and seen["logs"][0].server == client.name
+    await client.call_tool("toggle-simulated-logging", {})
+
+
+async def test_the_tools_that_ask_the_client_over_stdio():
+    if not EVERYTHING.exists():
+        missing("npm install has not been run")
+    seen: dict = {}
+    async with mcpfleet.StdioClient(node(), [str(EVERYTHING), "stdio"], name="everything ✓", **handlers(seen)) as client:
+        await exercise_requests(client, seen)
+
+
+async def test_the_tools_that_ask_the_client_over_streamable_http(everything_http):
+    seen: dict = {}
+    async with mcpfleet.StreamableHTTPClient(everything_http, name="everything ✓", **handlers(seen)) as client:
+        await exercise_requests(client, seen)

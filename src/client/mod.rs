@@ -27,7 +27,8 @@ use serde_json::value::RawValue;
 use crate::auth::find_token_error;
 use crate::error::{Error, Result};
 use crate::transport::decode::PROTOCOL_ERROR_MARKER;
-use crate::transport::direct_post::{DirectFailure, DirectPost, Pending};
+use crate::transport::direct_post::{self, CallMessage, CallParams, DirectFailure, DirectPost, Pending};
+use crate::transport::stdio_direct::{InFlight, StdioDirect};
 use crate::transport::http::{parse_http_url, redact_url};
 use crate::transport::sse::{SseTransport, SseTransportError, error_chain};
 use crate::transport::stdio::{self, ChildProcess, StderrBuffer};
@@ -488,7 +489,7 @@ impl Connection {
         })?;
         #[allow(deprecated)]
         let fut = self.peer.set_level(SetLevelRequestParams::new(level));
-        self.request("logging/setLevel", None, timeout, fut).await
+        self.request("logging/setLevel", None, timeout, move || fut).await
     }
 
     /// `resources/subscribe`: the server then sends `notifications/resources/updated` for `uri`.
@@ -496,7 +497,7 @@ impl Connection {
         let params = rmcp::model::SubscribeRequestParams::new(uri);
         #[allow(deprecated)]
         let fut = self.peer.subscribe(params);
-        self.request("resources/subscribe", Some(uri), timeout, fut).await
+        self.request("resources/subscribe", Some(uri), timeout, move || fut).await
     }
 
     /// `completion/complete`: values for a prompt's or resource template's argument. A server
@@ -506,7 +507,7 @@ impl Connection {
             return Ok(rmcp::model::CompletionInfo::default());
         }
         let target = params.argument.name.clone();
-        let result = self.request("completion/complete", Some(&target), timeout, self.peer.complete(params)).await?;
+        let result = self.request("completion/complete", Some(&target), timeout, || self.peer.complete(params)).await?;
         Ok(result.completion)
     }
 
@@ -514,7 +515,7 @@ impl Connection {
         let params = rmcp::model::UnsubscribeRequestParams::new(uri);
         #[allow(deprecated)]
         let fut = self.peer.unsubscribe(params);
-        self.request("resources/unsubscribe", Some(uri), timeout, fut).await
+        self.request("resources/unsubscribe", Some(uri), timeout, move || fut).await
     }
 
     pub async fn list_resource_templates(&self, timeout: Option<Duration>) -> Result<Vec<ResourceTemplate>> {
@@ -547,7 +548,7 @@ impl Connection {
         let RequestOptions { timeout, meta, progress } = options;
         if let Some(direct) = self.direct.as_ref().filter(|d| d.ready() && !self.is_closed()) {
             let limit = timeout.unwrap_or(self.options.request_timeout);
-            let call = direct.call_tool(name, arguments.as_ref(), meta.as_ref(), progress.as_ref(), &self.handler, &self.peer);
+            let call = Box::pin(direct.call_tool(name, arguments.as_ref(), meta.as_ref(), progress.as_ref(), &self.handler, &self.peer));
             match tokio::time::timeout(limit, call).await {
                 Ok(Some(Ok(result))) => return self.checked(name, result),
                 Ok(Some(Err(failure))) => return Err(self.direct_error(name, failure)),
@@ -555,17 +556,22 @@ impl Connection {
                 Err(_) => return Err(Error::Timeout { operation: describe("tools/call", Some(name)), timeout: limit, detail: None }),
             }
         }
+        if let Some(process) = self.process.as_ref().filter(|_| self.info.protocol_version.has_initialize()) {
+            return self.call_stdio(process.direct(), name, arguments.as_ref(), meta, progress.as_ref(), timeout).await;
+        }
         let mut params = CallToolRequestParams::new(name.to_owned());
         params.arguments = arguments;
         params.meta = meta.map(|m| RequestMetaObject(MetaObject(m)));
         let result = if self.info.protocol_version.has_initialize() {
             // A session: the server asks for input with requests of its own, mid-call.
-            match self.call_once(params, timeout, progress).await? {
+            // Boxed: stdio and HTTP calls go around rmcp, and its request's large state would
+            // otherwise be part of theirs.
+            match Box::pin(self.call_once(params, timeout, progress)).await? {
                 CallToolResponse::Complete(result) => result,
                 _ => return Err(Error::Protocol(format!("{}: unexpected response type", describe("tools/call", Some(name))))),
             }
         } else {
-            self.call_in_rounds(params, timeout, progress).await?
+            Box::pin(self.call_in_rounds(params, timeout, progress)).await?
         };
         let result = R::from_result(result).map_err(|e| Error::Protocol(format!("{}: {e}", describe("tools/call", Some(name)))))?;
         self.checked(name, result)
@@ -578,17 +584,70 @@ impl Connection {
         }
     }
 
+    /// A `tools/call` to a stdio server in a session, around rmcp's service loop (see
+    /// [`StdioDirect`]): the reply comes back as the server wrote it and is decoded once, into `R`.
+    async fn call_stdio<R: ToolReply>(
+        &self,
+        direct: &StdioDirect,
+        name: &str,
+        arguments: Option<&JsonObject>,
+        meta: Option<JsonObject>,
+        progress: Option<&ProgressSink>,
+        timeout: Option<Duration>,
+    ) -> Result<R> {
+        if self.is_closed() {
+            return Err(Error::NotConnected(format!("client for `{}` is closed", self.options.name)));
+        }
+        let what = || describe("tools/call", Some(name));
+        let (n, reply) = direct.expect();
+        let mut in_flight = InFlight { direct, peer: &self.peer, n, answered: false };
+        let id = format!("{}{n}", crate::transport::stdio_direct::ID_PREFIX);
+        // With a progress sink, the request id doubles as the progress token.
+        let (meta, _route) = match progress {
+            None => (meta, None),
+            Some(sink) => {
+                let mut meta = meta.unwrap_or_default();
+                meta.insert("progressToken".into(), serde_json::Value::String(id.clone()));
+                let token = rmcp::model::ProgressToken(rmcp::model::NumberOrString::String(id.as_str().into()));
+                (Some(meta), Some(self.handler.progress.route(token, sink.clone())))
+            }
+        };
+        let message = CallMessage { jsonrpc: "2.0", id: &id, method: "tools/call", params: CallParams { name, arguments, meta: meta.as_ref() } };
+        let mut line = serde_json::to_vec(&message).map_err(|e| Error::Protocol(format!("{}: the call could not be encoded: {e}", what())))?;
+        line.push(b'\n');
+        let limit = timeout.unwrap_or(self.options.request_timeout);
+        let exchange = async {
+            direct.send(line).await.map_err(|e| Error::Transport(format!("{}: {e}", what())))?;
+            reply.await.map_err(|_| Error::Transport(format!("{}: the connection to `{}` closed", what(), self.options.name)))
+        };
+        let line = tokio::select! {
+            biased;
+            r = tokio::time::timeout(limit, exchange) => match r {
+                Ok(Ok(line)) => line,
+                Ok(Err(e)) => return Err(if self.has_ended() { Box::pin(self.exited()).await } else { e }),
+                Err(_) => return Err(Error::Timeout { operation: what(), timeout: limit, detail: None }),
+            },
+            _ = self.ended() => return Err(Box::pin(self.exited()).await),
+        };
+        in_flight.answered = true;
+        let reply = decode_reply::<R>(&line).map_err(|failure| match failure {
+            DirectFailure::Server(data) => server_error(what(), data),
+            DirectFailure::Protocol(reason) | DirectFailure::Transport(reason) => Error::Protocol(format!("{}: {reason}", what())),
+        })?;
+        self.checked(name, reply)
+    }
+
     /// One `tools/call` over rmcp.
     async fn call_once(&self, params: CallToolRequestParams, timeout: Option<Duration>, progress: Option<ProgressSink>) -> Result<CallToolResponse> {
         let name = params.name.clone();
         let Some(progress) = progress else {
-            return self.request("tools/call", Some(&name), timeout, self.peer.call_tool_once(params)).await;
+            return self.request("tools/call", Some(&name), timeout, || self.peer.call_tool_once(params)).await;
         };
         let mut params = params;
         let meta = params.meta.take().map(|m| m.0.0);
         let request = ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params));
         let options = RequestOptions { timeout, meta, progress: Some(progress) };
-        Ok(match self.send_with_progress("tools/call", Some(&name), request, options).await? {
+        Ok(match Box::pin(self.send_with_progress("tools/call", Some(&name), request, options)).await? {
             ServerResult::CallToolResult(result) => CallToolResponse::Complete(result),
             ServerResult::InputRequiredResult(result) => CallToolResponse::InputRequired(result),
             ServerResult::CreateTaskResult(result) => CallToolResponse::Task(result),
@@ -645,11 +704,11 @@ impl Connection {
             pending.id = None;
             result
         };
-        self.request(method, target, timeout, exchange).await
+        self.request(method, target, timeout, move || exchange).await
     }
 
     pub async fn read_resource(&self, uri: &str, timeout: Option<Duration>) -> Result<ReadResourceResult> {
-        self.request("resources/read", Some(uri), timeout, self.peer.read_resource(ReadResourceRequestParams::new(uri))).await
+        self.request("resources/read", Some(uri), timeout, || self.peer.read_resource(ReadResourceRequestParams::new(uri))).await
     }
 
     pub async fn get_prompt(&self, name: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<GetPromptResult> {
@@ -657,7 +716,7 @@ impl Connection {
         if let Some(args) = arguments {
             params = params.with_arguments(args);
         }
-        self.request("prompts/get", Some(name), timeout, self.peer.get_prompt(params)).await
+        self.request("prompts/get", Some(name), timeout, || self.peer.get_prompt(params)).await
     }
 
     /// `notifications/roots/list_changed`: the server asks for the roots again.
@@ -674,7 +733,7 @@ impl Connection {
 
     pub async fn ping(&self, timeout: Option<Duration>) -> Result<()> {
         let request = self.peer.send_request(ClientRequest::PingRequest(PingRequest::default()));
-        self.request("ping", None, timeout, request).await.map(|_| ())
+        self.request("ping", None, timeout, move || request).await.map(|_| ())
     }
 
     /// Ends the session: the service stops (stdin closed / HTTP session deleted), then a stdio
@@ -702,7 +761,7 @@ impl Connection {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
             let params = cursor.take().map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
-            let (page_items, next) = self.request(method, None, timeout, page(params)).await?;
+            let (page_items, next) = self.request(method, None, timeout, || page(params)).await?;
             items.extend(page_items);
             if items.len() > MAX_LIST_ITEMS {
                 return Err(Error::Protocol(format!("{method}: the server listed more than {MAX_LIST_ITEMS} items")));
@@ -719,26 +778,35 @@ impl Connection {
     }
 
     /// Runs one request with the timeout, failing at once if a stdio server exits meanwhile.
-    async fn request<T>(
+    ///
+    /// Takes the request as a function that makes it: a future given as an argument would be
+    /// kept twice in this one's state (as the argument and inside the timeout), and every
+    /// request's future is moved whole into its task.
+    async fn request<T, F>(
         &self,
         method: &'static str,
         target: Option<&str>,
         timeout: Option<Duration>,
-        fut: impl Future<Output = std::result::Result<T, ServiceError>>,
-    ) -> Result<T> {
+        make: impl FnOnce() -> F,
+    ) -> Result<T>
+    where
+        F: Future<Output = std::result::Result<T, ServiceError>>,
+    {
         if self.is_closed() {
             return Err(Error::NotConnected(format!("client for `{}` is closed", self.options.name)));
         }
         let limit = timeout.unwrap_or(self.options.request_timeout);
-        let exited = self.exited();
+        let timed = tokio::time::timeout(limit, make());
+        tokio::pin!(timed);
+        // The failure paths are boxed, so their state is not part of every request's.
         tokio::select! {
             biased;
-            r = tokio::time::timeout(limit, fut) => match r {
+            r = &mut timed => match r {
                 Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(self.request_error(method, target, e).await),
+                Ok(Err(e)) => Err(Box::pin(self.request_error(method, target, e)).await),
                 Err(_) => Err(Error::Timeout { operation: describe(method, target), timeout: limit, detail: None }),
             },
-            error = exited => Err(error),
+            _ = self.ended() => Err(Box::pin(self.exited()).await),
         }
     }
 
@@ -849,6 +917,29 @@ fn has_source<E: std::error::Error + 'static>(source: &(dyn std::error::Error + 
     false
 }
 
+/// A direct call's reply line: the result as `R`, or the server's error.
+fn decode_reply<R: ToolReply>(line: &[u8]) -> std::result::Result<R, DirectFailure> {
+    let unreadable = |e: serde_json::Error| {
+        let reason = if std::str::from_utf8(line).is_err() {
+            "it is not valid UTF-8".to_string()
+        } else if e.to_string().contains("recursion limit") {
+            "it nests deeper than the JSON parser allows".to_string()
+        } else {
+            format!("it is not valid JSON-RPC ({e})")
+        };
+        DirectFailure::Protocol(format!("the server's reply could not be read: {reason}"))
+    };
+    let probe: direct_post::Probe<'_> = serde_json::from_slice(line).map_err(unreadable)?;
+    if probe.jsonrpc != Some("2.0") {
+        return Err(DirectFailure::Protocol("the server's reply is not JSON-RPC 2.0".into()));
+    }
+    match (probe.result, probe.error) {
+        (Some(result), None) => serde_json::from_str::<R>(result.get()).map_err(unreadable),
+        (None, Some(error)) => Err(DirectFailure::Server(error)),
+        _ => Err(DirectFailure::Protocol("the server's reply has neither a result nor an error".into())),
+    }
+}
+
 fn init_timeout_error(url: &str, timeout: Duration) -> Error {
     Error::Timeout { operation: format!("initialize of {url}"), timeout, detail: None }
 }
@@ -929,6 +1020,19 @@ mod tests {
         server.abort();
     }
 
+    /// A call's future is moved whole into its task (and allocated with it): it must not carry
+    /// rmcp's request twice, nor the failure paths' state.
+    #[tokio::test]
+    async fn a_calls_future_stays_small() {
+        let (port, serve) = crate::demo_server::bind_http(0).await.unwrap();
+        let server = tokio::spawn(serve);
+        let config = TransportConfig::StreamableHttp { url: format!("http://127.0.0.1:{port}/mcp"), options: HttpOptions::default() };
+        let c = Connection::connect(&config, options(5000)).await.unwrap();
+        let call = std::mem::size_of_val(&c.call_tool("add", None, RequestOptions::default()));
+        assert!(call < 2048, "call_tool's future is {call} bytes");
+        server.abort();
+    }
+
     #[tokio::test]
     async fn connection_refused_is_a_start_error() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -981,7 +1085,7 @@ mod tests {
         assert!(c.list_resources(None).await.unwrap().is_empty());
         assert!(c.list_resource_templates(None).await.unwrap().is_empty());
         assert!(c.list_prompts(None).await.unwrap().is_empty());
-        assert_eq!(c.list_tools(None).await.unwrap().len(), 6);
+        assert_eq!(c.list_tools(None).await.unwrap().len(), 8);
         let err = c.read_resource("file:///etc/hostname", None).await.unwrap_err();
         assert!(matches!(err, Error::Server { code: -32601, .. }), "{err:?}");
         c.close().await;

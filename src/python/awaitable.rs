@@ -30,6 +30,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType, PyWeakrefReference};
+use futures::FutureExt;
 use tokio::task::AbortHandle;
 
 use crate::python::runtime;
@@ -302,21 +303,21 @@ where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
+    // `map`, not an async block: that would hold the (large) future twice, as the captured
+    // value and as what it awaits, and the whole of it is moved into the task.
     if blocking() {
         let slot = Arc::new(Slot::default());
         let filled = slot.clone();
-        let task = runtime::handle().spawn(async move {
-            let outcome = future.await;
+        let task = runtime::handle().spawn(future.map(move |outcome| {
             filled.put(Box::new(move |py| outcome.and_then(|value| value.into_py_any(py))));
-        });
+        }));
         return Ok(Bound::new(py, PendingCall { delivery: Delivery::Blocking(slot), abort: task.abort_handle() })?.into_any());
     }
     let event_loop = running_loop(py)?;
     let bridge = bridge_for(&event_loop)?;
     let py_future = event_loop.call_method0(intern!(py, "create_future"))?.unbind();
     let target = py_future.clone_ref(py);
-    let task = runtime::handle().spawn(async move {
-        let outcome = future.await;
+    let task = runtime::handle().spawn(future.map(move |outcome| {
         bridge.complete(Box::new(move |py| {
             let future = target.bind(py);
             // A future cancelled meanwhile refuses the result (InvalidStateError): nothing to do.
@@ -325,7 +326,7 @@ where
                 Err(err) => future.call_method1(intern!(py, "set_exception"), (err.into_value(py),)),
             };
         }));
-    });
+    }));
     Ok(Bound::new(py, PendingCall { delivery: Delivery::Loop(py_future), abort: task.abort_handle() })?.into_any())
 }
 

@@ -119,32 +119,34 @@ pub struct DirectPost {
     next_id: AtomicU64,
 }
 
+/// A `tools/call` request, encoded from borrowed parts.
 #[derive(Serialize)]
-struct CallMessage<'a> {
-    jsonrpc: &'static str,
-    id: &'a str,
-    method: &'static str,
-    params: CallParams<'a>,
+pub(crate) struct CallMessage<'a> {
+    pub jsonrpc: &'static str,
+    pub id: &'a str,
+    pub method: &'static str,
+    pub params: CallParams<'a>,
 }
 
 #[derive(Serialize)]
-struct CallParams<'a> {
-    name: &'a str,
+pub(crate) struct CallParams<'a> {
+    pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    arguments: Option<&'a JsonObject>,
+    pub arguments: Option<&'a JsonObject>,
     #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
-    meta: Option<&'a JsonObject>,
+    pub meta: Option<&'a JsonObject>,
 }
 
+/// A message from the server, read only as far as routing it needs.
 #[derive(Deserialize)]
-struct Probe<'a> {
+pub(crate) struct Probe<'a> {
     #[serde(borrow)]
-    jsonrpc: Option<&'a str>,
-    id: Option<RequestId>,
-    method: Option<serde::de::IgnoredAny>,
+    pub jsonrpc: Option<&'a str>,
+    pub id: Option<RequestId>,
+    pub method: Option<serde::de::IgnoredAny>,
     #[serde(borrow)]
-    result: Option<&'a RawValue>,
-    error: Option<ErrorData>,
+    pub result: Option<&'a RawValue>,
+    pub error: Option<ErrorData>,
 }
 
 struct Plain {

@@ -7,6 +7,7 @@ pub mod http1;
 mod outbox;
 pub mod sse;
 pub mod stdio;
+pub mod stdio_direct;
 pub mod streamable_http;
 
 pub use http::HttpOptions;

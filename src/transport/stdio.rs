@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::process::watchdog;
 use crate::transport::decode::MessageDecoder;
 use crate::transport::outbox::{Outbox, OutboxSender};
+use crate::transport::stdio_direct::StdioDirect;
 
 /// Largest accepted stdout line (one JSON-RPC message).
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -349,9 +350,15 @@ pub struct ChildProcess {
     stderr_done: watch::Receiver<bool>,
     /// Set when stdout can no longer be framed into messages: why the connection is unusable.
     broken: watch::Receiver<Option<String>>,
+    direct: Arc<StdioDirect>,
 }
 
 impl ChildProcess {
+    /// Tool calls around rmcp's service loop.
+    pub fn direct(&self) -> &StdioDirect {
+        &self.direct
+    }
+
     pub fn pid(&self) -> u32 {
         self.pid
     }
@@ -528,8 +535,10 @@ pub fn spawn(params: &StdioParams) -> Result<(ChildProcess, StdioTransport)> {
 
     tracing::debug!(server = %log_name, pid, "started stdio server");
     let stdin = Outbox::new(stdin);
+    let direct = Arc::new(StdioDirect::new(stdin.sender()));
     let transport = StdioTransport {
         sender: stdin.sender(),
+        direct: direct.clone(),
         stdin,
         stdout: BufReader::with_capacity(64 * 1024, stdout),
         line: Vec::with_capacity(4096),
@@ -538,7 +547,7 @@ pub fn spawn(params: &StdioParams) -> Result<(ChildProcess, StdioTransport)> {
         decoder: MessageDecoder::default(),
         broken: broken_tx,
     };
-    Ok((ChildProcess { pid, exit: exit_rx, stderr, noise, group, log_name, stderr_done, broken }, transport))
+    Ok((ChildProcess { pid, exit: exit_rx, stderr, noise, group, log_name, stderr_done, broken, direct }, transport))
 }
 
 async fn drain_stderr(mut reader: BufReader<tokio::process::ChildStderr>, buffer: Arc<StderrBuffer>, name: Arc<str>) {
@@ -609,6 +618,7 @@ fn memchr(buf: &[u8]) -> Option<usize> {
 pub struct StdioTransport {
     stdin: Outbox,
     sender: OutboxSender,
+    direct: Arc<StdioDirect>,
     stdout: BufReader<ChildStdout>,
     /// The line being read; survives a cancelled `receive` (it is polled inside `select!`).
     line: Vec<u8>,
@@ -671,7 +681,7 @@ impl Transport<RoleClient> for StdioTransport {
             if !complete {
                 continue;
             }
-            let message = parse_line(&self.line, &mut self.decoder, &self.noise, &self.log_name);
+            let message = if self.direct.claim(&self.line) { None } else { parse_line(&self.line, &mut self.decoder, &self.noise, &self.log_name) };
             if self.line.capacity() > 1024 * 1024 {
                 self.line = Vec::with_capacity(4096);
             } else {
