@@ -85,3 +85,21 @@ def test_an_unknown_protocol_is_refused_at_once():
         mcpfleet.StdioClient(PY, [SDK_SERVER], protocol="2025-13-01")
     config = mcpfleet.MCPClientConfig(command=PY, args=[SDK_SERVER], protocol="latest")
     assert mcpfleet.new_mcp_client_from_type("stdio", config).protocol_version is None
+
+
+async def test_a_fleet_server_may_name_its_protocol(tmp_path):
+    config = tmp_path / "fleet.yaml"
+    config.write_text(
+        "# two eras side by side\n"
+        f"name: old\ncommand: {PY}\nargs: [{SDK_SERVER!r}]\nautoStart: true\n"
+        "---\n"
+        f"name: new\ncommand: {PY}\nargs: [{SDK_SERVER!r}]\nautoStart: true\nprotocol:   '2026-07-28'   # pinned\n"
+    )
+    async with mcpfleet.Adapter.from_config(str(config)) as fleet:
+        versions = {s.name: s.protocol_version for s in fleet.list_mcp_servers()}
+        assert versions == {"old": "2025-11-25", "new": "2026-07-28"}
+        assert (await fleet.execute_tool("new_add", {"a": 1, "b": 2})).text == "3"
+    config.write_text(f"name: odd\ncommand: {PY}\n\nprotocol: 2025-13-01\n")
+    with pytest.raises(mcpfleet.ConfigError) as caught:
+        mcpfleet.Adapter.from_config(str(config))
+    assert caught.value.line == 4 and 'unknown protocol "2025-13-01"' in str(caught.value)

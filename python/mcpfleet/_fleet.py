@@ -39,6 +39,8 @@ class MCPServer:
     auto_start: bool = False
     timeout: float = 30.0
     init_timeout: float | None = None
+    #: "auto" (default), "latest" or a protocol version, as the clients' ``protocol=``.
+    protocol: str | None = None
     ping_interval: float | None = None
     restart: dict[str, Any] | None = None
     tools: dict[str, list[str]] | None = None
@@ -55,7 +57,7 @@ class MCPServer:
         optional = {
             "command": self.command, "args": self.args, "env": self.env, "cwd": self.cwd, "url": self.url,
             "headers": self.headers, "description": self.description, "toolPrefix": self.tool_prefix,
-            "initTimeout": self.init_timeout, "pingInterval": self.ping_interval, "restart": self.restart,
+            "initTimeout": self.init_timeout, "protocol": self.protocol, "pingInterval": self.ping_interval, "restart": self.restart,
             "tools": self.tools, "auth": self.auth, "tls": self.tls,
         }
         out.update({k: v for k, v in optional.items() if v not in (None, "", [], {})})

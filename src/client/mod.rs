@@ -149,6 +149,16 @@ impl Default for ClientOptions {
     }
 }
 
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Protocol::Auto => f.write_str("auto"),
+            Protocol::Latest => f.write_str("latest"),
+            Protocol::Pinned(version) => f.write_str(version.as_str()),
+        }
+    }
+}
+
 fn discover(version: ProtocolVersion) -> ClientLifecycleMode {
     ClientLifecycleMode::Discover { preferred_versions: vec![version] }
 }

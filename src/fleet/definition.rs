@@ -149,6 +149,8 @@ pub struct ServerDefinition {
     pub timeout: Duration,
     /// Start + initialize limit; default 10 s for stdio, `timeout` for remote servers.
     pub init_timeout: Option<Duration>,
+    /// `protocol`: how the version is settled ("auto", "latest", or a version).
+    pub protocol: crate::client::Protocol,
     /// As given (for comparisons); `oauth` is what it says.
     pub auth: Option<serde_json::Value>,
     /// `auth: {type: oauth, ...}`; the fleet turns it into `tokens` when it registers the server.
@@ -217,6 +219,9 @@ impl ServerDefinition {
         if let Some(t) = self.init_timeout {
             m.insert("initTimeout".into(), t.as_secs_f64().into());
         }
+        if self.protocol != crate::client::Protocol::Auto {
+            m.insert("protocol".into(), self.protocol.to_string().into());
+        }
         if let Some(auth) = &self.auth {
             let kind = auth.get("type").cloned().unwrap_or_else(|| "none".into());
             let mut shown = serde_json::json!({ "type": kind });
@@ -265,6 +270,7 @@ impl ServerDefinition {
             || self.headers != new.headers
             || self.timeout != new.timeout
             || self.init_timeout != new.init_timeout
+            || self.protocol != new.protocol
             || self.auth != new.auth
             || self.tokens != new.tokens
             || self.tls != new.tls
@@ -335,6 +341,7 @@ const FIELDS: &[(&str, &[&str])] = &[
     ("headers", &["headers"]),
     ("timeout", &["timeout"]),
     ("initTimeout", &["initTimeout", "init_timeout"]),
+    ("protocol", &["protocol", "protocolVersion", "protocol_version"]),
     ("auth", &["auth"]),
     ("restart", &["restart", "restartPolicy", "restart_policy"]),
     ("pingInterval", &["pingInterval", "ping_interval"]),
@@ -672,6 +679,13 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
     let env = string_map(problems, "env");
     let headers = string_map(problems, "headers");
     let cwd = string(problems, "cwd");
+    let protocol = match (string(problems, "protocol"), get("protocol")) {
+        (Some(text), Some((key, node))) => crate::client::Protocol::parse(&text).unwrap_or_else(|e| {
+            problems.add(node.at, path(key), e.to_string().replace("configuration error: ", ""));
+            crate::client::Protocol::Auto
+        }),
+        _ => crate::client::Protocol::Auto,
+    };
     let url = string(problems, "url");
     if let (Some(u), Some((key, node))) = (&url, get("url")) {
         // Checked as it will be used: with its variables expanded (an unset one is reported below).
@@ -760,6 +774,7 @@ pub fn read_definition(spec: &Node, ctx: ReadContext<'_>, problems: &mut Problem
         headers,
         timeout,
         init_timeout,
+        protocol,
         auth,
         oauth,
         restart,

@@ -876,7 +876,7 @@ pub fn transport_config(def: &ServerDefinition) -> Result<TransportConfig> {
 
 fn client_options(def: &ServerDefinition, callbacks: ClientCallbacks) -> ClientOptions {
     let init_timeout = def.init_timeout.unwrap_or(if def.kind.is_remote() { def.timeout } else { DEFAULT_STDIO_INIT_TIMEOUT });
-    ClientOptions { name: def.name.clone(), init_timeout, request_timeout: def.timeout, callbacks, ..Default::default() }
+    ClientOptions { name: def.name.clone(), init_timeout, request_timeout: def.timeout, callbacks, protocol: def.protocol.clone() }
 }
 
 /// What a server offers besides its tools, re-listed together on a prompts or resources
