@@ -26,7 +26,7 @@ use serde_json::value::RawValue;
 
 use crate::auth::find_token_error;
 use crate::error::{Error, Result};
-use crate::transport::decode::PROTOCOL_ERROR_MARKER;
+use crate::transport::decode::{PROTOCOL_ERROR_MARKER, unreadable_reason};
 use crate::transport::direct_post::{self, CallMessage, CallParams, DirectFailure, DirectPost, Pending};
 use crate::transport::stdio_direct::{InFlight, StdioDirect};
 use crate::transport::http::{parse_http_url, redact_url};
@@ -929,16 +929,7 @@ fn has_source<E: std::error::Error + 'static>(source: &(dyn std::error::Error + 
 
 /// A direct call's reply line: the result as `R`, or the server's error.
 fn decode_reply<R: ToolReply>(line: &[u8]) -> std::result::Result<R, DirectFailure> {
-    let unreadable = |e: serde_json::Error| {
-        let reason = if std::str::from_utf8(line).is_err() {
-            "it is not valid UTF-8".to_string()
-        } else if e.to_string().contains("recursion limit") {
-            "it nests deeper than the JSON parser allows".to_string()
-        } else {
-            format!("it is not valid JSON-RPC ({e})")
-        };
-        DirectFailure::Protocol(format!("the server's reply could not be read: {reason}"))
-    };
+    let unreadable = |e: serde_json::Error| DirectFailure::Protocol(format!("the server's reply could not be read: {}", unreadable_reason(line, &e)));
     let probe: direct_post::Probe<'_> = serde_json::from_slice(line).map_err(unreadable)?;
     if probe.jsonrpc != Some("2.0") {
         return Err(DirectFailure::Protocol("the server's reply is not JSON-RPC 2.0".into()));

@@ -132,6 +132,17 @@ impl MessageDecoder {
     }
 }
 
+/// Why a reply could not be read, in words a user can act on.
+pub(crate) fn unreadable_reason(line: &[u8], error: &serde_json::Error) -> String {
+    if std::str::from_utf8(line).is_err() {
+        "it is not valid UTF-8".to_string()
+    } else if error.to_string().contains("recursion limit") {
+        "it nests deeper than the JSON parser allows".to_string()
+    } else {
+        format!("it is not valid JSON-RPC ({error})")
+    }
+}
+
 /// The top-level `"id"` of a JSON object, read without decoding the rest: works on text that
 /// is not UTF-8 or nests too deep for a parser. Bounded by the line; no recursion.
 pub(crate) fn top_level_id(line: &[u8]) -> Option<RequestId> {

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use crate::error::{Error, Result};
 use crate::process::watchdog;
-use crate::transport::decode::MessageDecoder;
+use crate::transport::decode::{MessageDecoder, unreadable_reason};
 use crate::transport::outbox::{Outbox, OutboxSender};
 use crate::transport::stdio_direct::StdioDirect;
 
@@ -710,13 +710,7 @@ fn parse_line(line: &[u8], decoder: &mut MessageDecoder, noise: &StdoutNoise, na
     if let Err(e) = &decoded {
         // A reply to a pending request that cannot be read fails that request now, not at its timeout.
         if let Some(id) = decoder.claim_unreadable(line) {
-            let reason = if std::str::from_utf8(line).is_err() {
-                "it is not valid UTF-8".to_string()
-            } else if e.to_string().contains("recursion limit") {
-                "it nests deeper than the JSON parser allows".to_string()
-            } else {
-                format!("it is not valid JSON-RPC ({e})")
-            };
+            let reason = unreadable_reason(line, e);
             tracing::warn!(server = %name, "the reply to request {id} could not be read: {reason}");
             return Some(MessageDecoder::unreadable_reply(id, &reason));
         }
