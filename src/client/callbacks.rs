@@ -164,6 +164,21 @@ impl ProgressRoutes {
         ProgressRoute { routes: self.clone(), token }
     }
 
+    /// For a request sent around rmcp: with a sink, its id doubles as the progress token, added
+    /// to `meta` and routed to the sink until the returned guard is dropped.
+    pub fn token_for_request<'m>(
+        self: &Arc<Self>,
+        id: &str,
+        meta: Option<std::borrow::Cow<'m, serde_json::Map<String, Value>>>,
+        sink: Option<&ProgressSink>,
+    ) -> (Option<std::borrow::Cow<'m, serde_json::Map<String, Value>>>, Option<ProgressRoute>) {
+        let Some(sink) = sink else { return (meta, None) };
+        let mut meta = meta.map(std::borrow::Cow::into_owned).unwrap_or_default();
+        meta.insert("progressToken".into(), Value::String(id.to_owned()));
+        let token = ProgressToken(rmcp::model::NumberOrString::String(id.into()));
+        (Some(std::borrow::Cow::Owned(meta)), Some(self.route(token, sink.clone())))
+    }
+
     pub fn deliver(&self, params: ProgressNotificationParam) {
         let sink = {
             let routes = self.0.read().unwrap_or_else(|e| e.into_inner());

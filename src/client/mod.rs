@@ -612,17 +612,8 @@ impl Connection {
         let (n, reply) = direct.expect();
         let mut in_flight = InFlight { direct, peer: &self.peer, n, answered: false };
         let id = format!("{}{n}", crate::transport::stdio_direct::ID_PREFIX);
-        // With a progress sink, the request id doubles as the progress token.
-        let (meta, _route) = match progress {
-            None => (meta, None),
-            Some(sink) => {
-                let mut meta = meta.unwrap_or_default();
-                meta.insert("progressToken".into(), serde_json::Value::String(id.clone()));
-                let token = rmcp::model::ProgressToken(rmcp::model::NumberOrString::String(id.as_str().into()));
-                (Some(meta), Some(self.handler.progress.route(token, sink.clone())))
-            }
-        };
-        let message = CallMessage { jsonrpc: "2.0", id: &id, method: "tools/call", params: CallParams { name, arguments, meta: meta.as_ref() } };
+        let (meta, _route) = self.handler.progress.token_for_request(&id, meta.map(std::borrow::Cow::Owned), progress);
+        let message = CallMessage { jsonrpc: "2.0", id: &id, method: "tools/call", params: CallParams { name, arguments, meta: meta.as_deref() } };
         let mut line = serde_json::to_vec(&message).map_err(|e| Error::Protocol(format!("{}: the call could not be encoded: {e}", what())))?;
         line.push(b'\n');
         let limit = timeout.unwrap_or(self.options.request_timeout);

@@ -25,13 +25,12 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use http_body_util::{BodyDataStream, Full};
 use rmcp::model::{
     CancelledNotificationParam, ClientJsonRpcMessage, ErrorData, JsonObject, JsonRpcError, JsonRpcMessage,
-    JsonRpcResponse, JsonRpcVersion2_0, NumberOrString, ProgressToken, RequestId, ServerJsonRpcMessage,
+    JsonRpcResponse, JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage,
 };
 use rmcp::service::{RequestContext, Service};
 use rmcp::{Peer, RoleClient};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use serde_json::value::RawValue;
 use sse_stream::SseStream;
 
@@ -237,16 +236,7 @@ impl DirectPost {
     ) -> Option<Result<R, DirectFailure>> {
         let session = self.session.get()?;
         let id = format!("mcpfleet-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
-        // With a progress sink, the request id doubles as the progress token.
-        let (meta, _route) = match progress {
-            None => (meta.map(Cow::Borrowed), None),
-            Some(sink) => {
-                let mut meta = meta.cloned().unwrap_or_default();
-                meta.insert("progressToken".into(), Value::String(id.clone()));
-                let token = ProgressToken(NumberOrString::String(id.as_str().into()));
-                (Some(Cow::Owned(meta)), Some(handler.progress.route(token, sink.clone())))
-            }
-        };
+        let (meta, _route) = handler.progress.token_for_request(&id, meta.map(Cow::Borrowed), progress);
         let message = CallMessage { jsonrpc: "2.0", id: &id, method: "tools/call", params: CallParams { name, arguments, meta: meta.as_deref() } };
         let body = match serde_json::to_vec(&message) {
             Ok(body) => body,
