@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 
 import httpx2
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters, types
 
 import mcpfleet
 from conftest import EVERYTHING, PY, SDK_SERVER, missing, node
@@ -247,3 +248,106 @@ async def test_calls_in_a_session_are_answered_in_one_json_body(caplog):
             # the session goes on
             r = await http.post(front.url, json=call(12, "demo_add", {"a": 1, "b": 2}), headers=session)
             assert r.json()["result"]["structuredContent"] == {"result": 3}
+
+
+class Asked:
+    """What an SDK client connected to the gateway was asked, and its answers."""
+
+    def __init__(self) -> None:
+        self.elicited: list[str] = []
+        self.sampled: list[str] = []
+        self.logs: list[tuple[str, str, str]] = []
+        self.roots = [types.Root(uri="file:///srv/daten ü", name="data")]
+
+    async def elicit(self, context, params):
+        self.elicited.append(params.message)
+        return types.ElicitResult(action="accept", content={"name": "Ada Lovelace", "age": 36})
+
+    async def sample(self, context, params):
+        self.sampled.append(params.messages[0].content.text)
+        return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text="short ✓"), model="scripted", stop_reason="endTurn")
+
+    async def list_roots(self, context):
+        return types.ListRootsResult(roots=self.roots)
+
+    async def log(self, params):
+        self.logs.append((params.level, params.logger, params.data))
+
+    def client(self, target, mode: str) -> Client:
+        # On 2026-07-28 a client asks for logs in each request; in a session, by logging/setLevel.
+        return Client(target, mode=mode, elicitation_callback=self.elicit, sampling_callback=self.sample,
+                      list_roots_callback=self.list_roots, logging_callback=self.log, log_level="info")
+
+
+async def ask_through(client: Client, asked: Asked) -> None:
+    """The SDK server's questions, asked through the gateway, answered by `client`: mid-call in
+    a session, by input-required rounds on 2026-07-28."""
+    session = client.protocol_version != "2026-07-28"
+    if session:
+        await client.set_logging_level("info")
+    # What the fleet's connection declared to the server.
+    declared = json.loads(text(await client.call_tool("sdk_client_capabilities", {})))
+    assert {"elicitation", "sampling", "roots"} <= set(declared), declared
+    assert text(await client.call_tool("sdk_ask_contact", {})) == 'accept {"name":"Ada Lovelace","age":36,"newsletter":false}'
+    assert text(await client.call_tool("sdk_greet_contact", {})) == "hello Ada Lovelace (36)"
+    assert asked.elicited == ["Who are you? ✍", "Who are you? (either era)"]
+    summary = json.loads(text(await client.call_tool("sdk_summarize", {"text": "a long story"})))
+    assert summary["text"] == "short ✓" and asked.sampled == ["Summarize: a long story"], summary
+    roots = (await client.call_tool("sdk_list_client_roots", {})).structured_content
+    assert roots == {"result": ["file:///srv/daten%20%C3%BC data"]}, roots
+    if session:
+        before = (await client.call_tool("sdk_roots_changes", {})).structured_content["result"]
+        await client.send_roots_list_changed()
+        for _ in range(50):
+            if (await client.call_tool("sdk_roots_changes", {})).structured_content["result"] > before:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the server never heard that the roots changed")
+    assert text(await client.call_tool("sdk_chatty", {"text": "the logs"})) == "said the logs"
+    for _ in range(50):
+        if ("info", "py", "working on the logs") in asked.logs:
+            break
+        await asyncio.sleep(0.1)
+    assert ("info", "py", "working on the logs") in asked.logs, asked.logs
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_servers_ask_the_gateways_http_client_and_the_fleet_answers_the_rest(mode):
+    servers = [{"name": "py", "command": PY, "args": [SDK_SERVER], "autoStart": True, "toolPrefix": "sdk"}]
+    fleet_asked: list[str] = []
+
+    def fleet_elicitation(request):
+        fleet_asked.append(request.server)
+        return {"name": "the fleet", "age": 1}
+
+    async with mcpfleet.Adapter(servers, elicitation_handler=fleet_elicitation) as fleet:
+        # Connected before the gateway: serving reconnects it once, able to ask the gateway's clients.
+        async with await fleet.serve_http() as front:
+            asked = Asked()
+            async with asked.client(front.url, mode) as client:
+                assert (client.protocol_version == "2026-07-28") == (mode == "auto")
+                await ask_through(client, asked)
+            # A client that takes no questions: the fleet's own handler answers, and what
+            # nobody can answer fails with the reason.
+            async with Client(front.url, mode=mode) as plain:
+                answer = text(await plain.call_tool("sdk_ask_contact", {}))
+                assert answer == 'accept {"name":"the fleet","age":1,"newsletter":false}' and fleet_asked == ["py"], answer
+                failed = await plain.call_tool("sdk_summarize", {"text": "x"})
+                assert failed.is_error and "neither the gateway's client nor the fleet has a sampling handler" in text(failed), text(failed)
+                # Its calls still take the direct path, in one JSON body.
+                assert text(await plain.call_tool("sdk_echo", {"text": "fast"})) == "fast"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_servers_ask_the_gateways_stdio_client(tmp_path, mode):
+    cfg = tmp_path / "fleet.yaml"
+    cfg.write_text(f"# asks its clients\nname: py\ncommand: {PY}\nargs: [{SDK_SERVER}]\ntoolPrefix: sdk\nautoStart: true\n")
+    params = StdioServerParameters(command=PY, args=["-m", "mcpfleet", "serve", str(cfg)], env={**os.environ})
+    asked = Asked()
+    async with asked.client(params, mode) as client:
+        for _ in range(300):
+            if "sdk_ask_contact" in {t.name for t in (await client.list_tools()).tools}:
+                break
+            await asyncio.sleep(0.1)
+        await ask_through(client, asked)

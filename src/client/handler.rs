@@ -63,27 +63,32 @@ impl Handler {
     }
 
     fn log(&self, params: &LoggingMessageNotificationParam) {
-        if let Some(sink) = &self.callbacks.log {
-            return sink.log(&self.name, params.clone());
-        }
-        let logger = params.logger.as_deref().unwrap_or("");
-        let data = match &params.data {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        match params.level {
-            LoggingLevel::Debug => tracing::debug!(target: "mcpfleet::server_log", server = %self.name, logger, "{data}"),
-            LoggingLevel::Info | LoggingLevel::Notice => {
-                tracing::info!(target: "mcpfleet::server_log", server = %self.name, logger, "{data}")
-            }
-            LoggingLevel::Warning => tracing::warn!(target: "mcpfleet::server_log", server = %self.name, logger, "{data}"),
-            _ => tracing::error!(target: "mcpfleet::server_log", server = %self.name, logger, "{data}"),
+        match &self.callbacks.log {
+            Some(sink) => sink.log(&self.name, params.clone()),
+            None => log_to_tracing(&self.name, params),
         }
     }
 
     fn tool_list_changed(&self) {
         self.tools_changed.send_modify(|n| *n += 1);
         tracing::debug!(server = %self.name, "server reported a changed tool list");
+    }
+}
+
+/// Where a server's logs go when no log handler takes them: the `mcpfleet::server_log` target.
+pub fn log_to_tracing(server: &str, params: &LoggingMessageNotificationParam) {
+    let logger = params.logger.as_deref().unwrap_or("");
+    let data = match &params.data {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match params.level {
+        LoggingLevel::Debug => tracing::debug!(target: "mcpfleet::server_log", server = %server, logger, "{data}"),
+        LoggingLevel::Info | LoggingLevel::Notice => {
+            tracing::info!(target: "mcpfleet::server_log", server = %server, logger, "{data}")
+        }
+        LoggingLevel::Warning => tracing::warn!(target: "mcpfleet::server_log", server = %server, logger, "{data}"),
+        _ => tracing::error!(target: "mcpfleet::server_log", server = %server, logger, "{data}"),
     }
 }
 

@@ -34,7 +34,7 @@ use crate::transport::sse::{SseTransport, SseTransportError, error_chain};
 use crate::transport::stdio::{self, ChildProcess, StderrBuffer};
 use crate::transport::{TransportConfig, streamable_http};
 pub use callbacks::{ClientCallbacks, ProgressSink};
-pub use handler::Handler;
+pub use handler::{Handler, log_to_tracing};
 
 /// A failed connection attempt, and whether the `server/discover` probe may be to blame.
 enum Attempt {
@@ -396,6 +396,11 @@ impl Connection {
     /// The server's `initialize` result: name, version, protocol version, capabilities, instructions.
     pub fn server_info(&self) -> &ServerPeerInfo {
         &self.info
+    }
+
+    /// What this client told the server it can answer (elicitation, sampling, roots).
+    pub fn declared_capabilities(&self) -> rmcp::model::ClientCapabilities {
+        self.handler.callbacks.capabilities()
     }
 
     /// The server's `initialize` answer, shared.

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::fleet::definition::{ServerDefinition, ServerKind, did_you_mean};
 use crate::util::redact::redact_url;
 use crate::fleet::naming::{Collision, assign, public_name};
+use crate::fleet::relay::Relay;
 use crate::transport::{HttpOptions, StdioParams, TransportConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,6 +241,8 @@ struct Inner {
     options: FleetOptions,
     /// Handlers given to one server, over the fleet's.
     callbacks: Mutex<HashMap<String, ClientCallbacks>>,
+    /// The gateway's clients, asked before those handlers while the fleet is served.
+    relay: Arc<Relay>,
 }
 
 /// A fleet of MCP servers. Dropping it stops every server it started.
@@ -267,8 +270,51 @@ impl Fleet {
                 shutdown: CancellationToken::new(),
                 options,
                 callbacks: Mutex::default(),
+                relay: Arc::default(),
             }),
         }
+    }
+
+    /// Where a gateway registers its clients, so that servers' requests reach them.
+    pub fn relay(&self) -> &Arc<Relay> {
+        &self.inner.relay
+    }
+
+    /// Reconnects each server that is up with other capabilities than its handlers now give
+    /// (a gateway was attached since it connected), so that it may ask the gateway's clients.
+    pub async fn reconnect_for_handlers(&self) {
+        let slots: Vec<_> = self.inner.slots.lock().unwrap().values().cloned().collect();
+        let stale = slots.into_iter().filter(|slot| {
+            let status = slot.status.lock().unwrap();
+            let declared = match (&status.connection, status.state) {
+                (Some(c), Some(state)) if state.is_up() => c.declared_capabilities(),
+                _ => return false,
+            };
+            declared != self.inner.callbacks_for(&slot.name).capabilities()
+        });
+        let restarts = stale.map(|slot| {
+            let inner = self.inner.clone();
+            async move {
+                tracing::info!(server = %slot.name, "reconnecting so that the server may ask the gateway's clients (elicitation, sampling, roots)");
+                inner.stop(&slot, AfterStop::Keep).await;
+                let _ = Inner::start(&inner, slot).await;
+            }
+        });
+        futures::future::join_all(restarts).await;
+    }
+
+    /// The server a public tool name is routed to.
+    pub fn server_of_tool(&self, public: &str) -> Option<String> {
+        match self.catalog().tool(public) {
+            Some(entry) => Some(entry.server.clone()),
+            None => self.passthrough(),
+        }
+    }
+
+    /// Tells every server that is up that the roots changed (it then asks for them again).
+    pub async fn notify_roots_changed(&self) {
+        let connections: Vec<_> = self.names().iter().filter_map(|name| self.connection_of(name).ok()).collect();
+        futures::future::join_all(connections.iter().map(|c| c.notify_roots_changed())).await;
     }
 
     /// Gives one server its own handlers (over the fleet's); they take effect at its next
@@ -640,10 +686,11 @@ impl Inner {
     }
 
     fn callbacks_for(&self, server: &str) -> ClientCallbacks {
-        match self.callbacks.lock().unwrap().get(server) {
+        let own = match self.callbacks.lock().unwrap().get(server) {
             Some(own) => own.or(&self.options.callbacks),
             None => self.options.callbacks.clone(),
-        }
+        };
+        if self.relay.is_attached() { self.relay.wrap(server, own) } else { own }
     }
 
     fn set_state(&self, slot: &Slot, state: ServerState, error: Option<String>) {

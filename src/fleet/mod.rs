@@ -7,3 +7,4 @@ pub mod management;
 pub mod manager;
 pub mod naming;
 pub mod node;
+pub mod relay;

@@ -108,6 +108,10 @@ impl DirectCalls {
                 if params.meta.as_ref().is_some_and(|m| m.get_progress_token().is_some()) {
                     return None;
                 }
+                // A client the servers may ask something gets their questions on rmcp's stream.
+                if self.shared.asking_sessions.lock().unwrap().contains(session) {
+                    return None;
+                }
                 let session: Arc<str> = session.into();
                 if !self.sessions.has_session(&session).await.unwrap_or(false) {
                     return None;
@@ -123,7 +127,7 @@ impl DirectCalls {
                 }
                 let _registered = Registered { calls: self, key };
                 Some(tokio::select! {
-                    result = self.shared.call_tool_as::<SessionReply>(params, None) => reply(id, result),
+                    result = self.shared.call_tool_as::<SessionReply>(params, None, None) => reply(id, result),
                     // Like rmcp: the request's stream ends without an answer.
                     _ = cancel.cancelled() => event_stream_without_events(),
                 })

@@ -104,6 +104,7 @@ pub async fn serve_http(gateway: &Gateway, options: HttpOptions) -> Result<HttpS
         .await
         .map_err(|source| ServeError::Bind { addr: format!("{ip}:{}", options.port), source })?;
     let local_addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: ip.to_string(), source })?;
+    gateway.reconnect_servers().await;
     if let Some(t) = &token {
         crate::util::redact::register([t.as_str()]);
     }

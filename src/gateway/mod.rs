@@ -8,12 +8,15 @@
 #![allow(deprecated)]
 
 mod direct;
+mod downstream;
+mod rounds;
 pub mod http;
 pub mod search;
 pub mod serve;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -62,7 +65,14 @@ struct Shared {
     /// For `subscriptions/listen` streams.
     changes: broadcast::Sender<CatalogChange>,
     /// Resource URI → the sessions subscribed to it (`resources/subscribe`).
-    subscriptions: Mutex<HashMap<String, std::collections::HashSet<u64>>>,
+    subscriptions: Mutex<HashMap<String, HashSet<u64>>>,
+    /// HTTP sessions whose client takes elicitation, sampling or roots: their calls go through
+    /// rmcp, whose stream for the call carries the servers' questions.
+    asking_sessions: Mutex<HashSet<Arc<str>>>,
+    /// 2026-07-28 calls waiting for their clients' answers.
+    rounds: rounds::Waiting,
+    /// While the gateway lives, the fleet's servers connect able to ask its clients.
+    _attachment: crate::fleet::relay::Attachment,
 }
 
 /// The fleet as an MCP server. Cheap to clone: every connection's handler shares one state.
@@ -90,12 +100,15 @@ impl Gateway {
     /// Must run inside a tokio runtime (the fan-out task starts here).
     pub fn new(fleet: Arc<Fleet>, options: GatewayOptions) -> Self {
         let shared = Arc::new(Shared {
-            fleet,
             options,
             peers: Mutex::new(HashMap::new()),
             next_peer: AtomicU64::new(1),
             changes: broadcast::Sender::new(64),
             subscriptions: Mutex::new(HashMap::new()),
+            asking_sessions: Mutex::default(),
+            rounds: rounds::Waiting::default(),
+            _attachment: fleet.relay().attach(),
+            fleet,
         });
         let updates = shared.fleet.resource_updates();
         let task = tokio::spawn(fan_out(Arc::downgrade(&shared), shared.fleet.watch_catalog(), updates));
@@ -104,7 +117,19 @@ impl Gateway {
 
     /// A handler for one connection (or one stateless request).
     pub fn session(&self) -> Session {
-        Session { shared: self.shared.clone(), _fan_out: self.fan_out.clone(), registration: OnceLock::new() }
+        Session {
+            shared: self.shared.clone(),
+            _fan_out: self.fan_out.clone(),
+            registration: OnceLock::new(),
+            http_session: OnceLock::new(),
+            connected: Mutex::new(None),
+            log_level: Arc::new(AtomicU8::new(downstream::LOGS_OFF)),
+        }
+    }
+
+    /// Reconnects the fleet's servers that are up but cannot yet ask this gateway's clients.
+    pub async fn reconnect_servers(&self) {
+        self.shared.fleet.reconnect_for_handlers().await;
     }
 
     /// Connected sessions that receive change notifications.
@@ -195,10 +220,19 @@ pub struct Session {
     _fan_out: Arc<FanOut>,
     /// Set once the client is initialized: its key among the notified peers.
     registration: OnceLock<u64>,
+    /// Over HTTP, the session's id.
+    http_session: OnceLock<Arc<str>>,
+    /// The client as the fleet's servers may ask it outside calls (roots) and send logs to.
+    connected: Mutex<Option<crate::fleet::relay::Registration>>,
+    /// The rank of the level the client set with `logging/setLevel` ([`downstream::LOGS_OFF`] before).
+    log_level: Arc<AtomicU8>,
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
+        if let Some(session) = self.http_session.get() {
+            self.shared.asking_sessions.lock().unwrap().remove(session);
+        }
         if let Some(id) = self.registration.get() {
             self.shared.peers.lock().unwrap().remove(id);
             let mut subscriptions = self.shared.subscriptions.lock().unwrap();
@@ -213,6 +247,78 @@ impl Drop for Session {
 impl Session {
     fn fleet(&self) -> &Fleet {
         &self.shared.fleet
+    }
+
+    /// A call answered in one response.
+    async fn call_once(
+        &self,
+        request: CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+        progress: Option<ProgressSink>,
+        asker: Option<Asker>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // Dropping the fleet call when the client cancels cancels the upstream request too.
+        tokio::select! {
+            result = self.shared.call_tool(request, progress, asker) => Ok(complete(result?)),
+            _ = context.ct.cancelled() => Err(ErrorData::internal_error("cancelled by the client", None)),
+        }
+    }
+
+    /// A 2026-07-28 call whose servers may ask the client: it runs on, and each question is
+    /// answered to the client as `input_required`; the client's next request with the
+    /// `requestState` brings the answers.
+    async fn call_in_rounds(
+        &self,
+        mut request: CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+        declared: downstream::Declared,
+        progress: Option<ProgressSink>,
+        log: Option<Arc<downstream::LogRelay>>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let call = match request.request_state.take() {
+            Some(state) => match self.shared.rounds.resume(&state, &request.name, request.input_responses.take()) {
+                Some(call) => call,
+                None => {
+                    return Err(ErrorData::invalid_params(
+                        "the requestState is unknown, expired or belongs to another tool's call; call the tool again without it",
+                        None,
+                    ));
+                }
+            },
+            None => {
+                let start = rounds::start(&declared);
+                let asker = Asker { callbacks: start.callbacks.clone(), url_elicitation: declared.url_elicitation };
+                let task_progress = progress.is_some().then(|| start.progress.clone());
+                let (shared, name) = (self.shared.clone(), request.name.to_string());
+                let task = tokio::spawn(async move { shared.call_tool(request, task_progress, Some(asker)).await });
+                rounds::Call::new(name, start, task)
+            }
+        };
+        let sinks = call.sinks.clone();
+        sinks.set(progress, log.map(|l| l as Arc<dyn crate::client::callbacks::LogSink>));
+        let outcome = self.shared.rounds.drive(call, &context.ct).await;
+        sinks.set(None, None);
+        match outcome {
+            rounds::Outcome::Done(result) => Ok(complete(result?)),
+            rounds::Outcome::Ask(questions) => Ok(CallToolResponse::InputRequired(questions)),
+        }
+    }
+
+    /// Registers the client with the fleet's relay: its roots (if it has any) and, once it
+    /// asked for them, the servers' logs.
+    fn register_client(&self, peer: &Peer<RoleServer>) {
+        let declared = peer.peer_info().map(|info| downstream::Declared::of(&info.capabilities));
+        let roots = declared.is_some_and(|d| d.roots);
+        let logs = self.log_level.load(Ordering::Relaxed) != downstream::LOGS_OFF;
+        if !roots && !logs {
+            return;
+        }
+        let only_roots = downstream::Declared { elicitation: false, url_elicitation: false, sampling: false, roots };
+        let mut callbacks = downstream::asking(peer.clone(), None, &only_roots);
+        if logs {
+            callbacks.log = Some(downstream::LogRelay::new(peer.clone(), self.log_level.clone()).0);
+        }
+        *self.connected.lock().unwrap() = Some(self.fleet().relay().connected(callbacks));
     }
 
     fn instructions(&self) -> String {
@@ -278,15 +384,22 @@ impl ProgressRelay {
     }
 }
 
+/// A client that can be asked during its call.
+struct Asker {
+    callbacks: crate::client::ClientCallbacks,
+    /// It takes URL-mode elicitations.
+    url_elicitation: bool,
+}
+
 impl Shared {
     /// A `tools/call` from any client: the search tools, the management tools, else the fleet.
     /// The server's progress goes to `progress`.
-    async fn call_tool(&self, request: CallToolRequestParams, progress: Option<ProgressSink>) -> Result<CallToolResult, ErrorData> {
-        self.call_tool_as(request, progress).await
+    async fn call_tool(&self, request: CallToolRequestParams, progress: Option<ProgressSink>, asker: Option<Asker>) -> Result<CallToolResult, ErrorData> {
+        self.call_tool_as(request, progress, asker).await
     }
 
     /// [`Shared::call_tool`] with the result as `R` (the direct path passes the server's JSON on).
-    async fn call_tool_as<R: ToolReply>(&self, mut request: CallToolRequestParams, progress: Option<ProgressSink>) -> Result<R, ErrorData> {
+    async fn call_tool_as<R: ToolReply>(&self, mut request: CallToolRequestParams, progress: Option<ProgressSink>, asker: Option<Asker>) -> Result<R, ErrorData> {
         let ours = |result: CallToolResult| R::from_result(result).map_err(|e| ErrorData::internal_error(format!("the result could not be encoded: {e}"), None));
         let mut via_search = false;
         if self.options.tool_search {
@@ -313,6 +426,10 @@ impl Shared {
             }
         }
         let options = RequestOptions { meta: forwarded_meta(request.meta), progress, ..Default::default() };
+        let _asked = asker.and_then(|asker| {
+            let server = self.fleet.server_of_tool(&request.name)?;
+            Some(self.fleet.relay().during_call(&server, asker.callbacks, asker.url_elicitation))
+        });
         match self.fleet.call_tool_as(&request.name, request.arguments, options).await {
             Ok(result) => Ok(result),
             // A model that asked `call_tool` for a wrong name reads why, and can search again.
@@ -322,6 +439,13 @@ impl Shared {
             Err(error) => ours(call_failure(error)?),
         }
     }
+}
+
+/// Upstream answers in its own era; 2026-07-28 clients need the marker (rmcp strips it again
+/// for older ones).
+fn complete(mut result: CallToolResult) -> CallToolResponse {
+    result.result_type = Some(ResultType::COMPLETE);
+    result.into()
 }
 
 /// A core error as the client sees it: routing failures are JSON-RPC errors, failures of a
@@ -361,9 +485,22 @@ impl ServerHandler for Session {
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         let id = self.shared.next_peer.fetch_add(1, Ordering::Relaxed);
-        if self.registration.set(id).is_ok() {
-            self.shared.peers.lock().unwrap().insert(id, context.peer);
+        if self.registration.set(id).is_err() {
+            return;
         }
+        self.register_client(&context.peer);
+        let asks = context.peer.peer_info().is_some_and(|info| downstream::Declared::of(&info.capabilities).any());
+        let http_session = context.extensions.get::<::http::request::Parts>().and_then(|parts| parts.headers.get("mcp-session-id")?.to_str().ok());
+        if let (true, Some(session)) = (asks, http_session) {
+            let session: Arc<str> = session.into();
+            let _ = self.http_session.set(session.clone());
+            self.shared.asking_sessions.lock().unwrap().insert(session);
+        }
+        self.shared.peers.lock().unwrap().insert(id, context.peer);
+    }
+
+    async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
+        let _ = tokio::time::timeout(NOTIFY_TIMEOUT, self.fleet().notify_roots_changed()).await;
     }
 
     async fn list_tools(&self, _request: Option<PaginatedRequestParams>, _context: RequestContext<RoleServer>) -> Result<ListToolsResult, ErrorData> {
@@ -405,21 +542,40 @@ impl ServerHandler for Session {
         if request.meta.is_none() {
             request.meta = Some(std::mem::take(&mut context.meta));
         }
-        let relay = request.meta.as_ref().and_then(|m| m.get_progress_token()).map(|token| ProgressRelay::new(context.peer.clone(), token));
-        let progress = relay.as_ref().map(|r| r.sink.clone());
-        // Dropping the fleet call when the client cancels cancels the upstream request too.
-        let outcome = tokio::select! {
-            result = self.shared.call_tool(request, progress) => {
-                let mut result = result?;
-                // Upstream answers in its own era; 2026-07-28 clients need the marker (rmcp
-                // strips it again for older ones).
-                result.result_type = Some(ResultType::COMPLETE);
-                Ok(result.into())
+        let meta = request.meta.as_ref();
+        let relay = meta.and_then(|m| m.get_progress_token()).map(|token| ProgressRelay::new(context.peer.clone(), token));
+        // A 2026-07-28 client names its version, capabilities and log level in every request.
+        let modern = meta.and_then(|m| m.protocol_version()).is_some();
+        let log = meta.and_then(|m| m.log_level()).filter(|_| modern).map(|level| {
+            downstream::LogRelay::new(context.peer.clone(), Arc::new(AtomicU8::new(downstream::level_rank(level))))
+        });
+        let (log_sink, log_sender) = match log {
+            Some((sink, sender)) => (Some(sink), Some(sender)),
+            None => (None, None),
+        };
+        let outcome = if modern {
+            let declared = downstream::Declared::of(&meta.and_then(|m| m.client_capabilities()).unwrap_or_default());
+            if declared.any() || request.request_state.is_some() {
+                self.call_in_rounds(request, &context, declared, relay.as_ref().map(|r| r.sink.clone()), log_sink).await
+            } else {
+                let asker = log_sink.map(|log| Asker { callbacks: crate::client::ClientCallbacks { log: Some(log), ..Default::default() }, url_elicitation: false });
+                self.call_once(request, &context, relay.as_ref().map(|r| r.sink.clone()), asker).await
             }
-            _ = context.ct.cancelled() => Err(ErrorData::internal_error("cancelled by the client", None)),
+        } else {
+            // A client in a session is asked on the call's own stream.
+            let asker = context.peer.peer_info().map(|info| downstream::Declared::of(&info.capabilities)).filter(|d| d.any()).map(|declared| Asker {
+                callbacks: downstream::asking(context.peer.clone(), Some(context.id.clone()), &declared),
+                url_elicitation: declared.url_elicitation,
+            });
+            self.call_once(request, &context, relay.as_ref().map(|r| r.sink.clone()), asker).await
         };
         if let Some(relay) = relay {
             relay.flush().await;
+        }
+        if let Some(mut sender) = log_sender {
+            if tokio::time::timeout(Duration::from_secs(1), &mut sender).await.is_err() {
+                sender.abort();
+            }
         }
         outcome
     }
@@ -479,8 +635,13 @@ impl ServerHandler for Session {
         }
     }
 
-    /// Accepted: the fleet's servers log to mcpfleet's own logging, at the level it is set to.
-    async fn set_level(&self, _request: SetLevelRequestParams, _context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+    /// From now on the servers' logs at this level and above go to the client too (they still
+    /// go to mcpfleet's own logging).
+    async fn set_level(&self, request: SetLevelRequestParams, context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        let was = self.log_level.swap(downstream::level_rank(request.level), Ordering::Relaxed);
+        if was == downstream::LOGS_OFF {
+            self.register_client(&context.peer);
+        }
         Ok(())
     }
 
@@ -554,6 +715,7 @@ where
     W: tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     use rmcp::ServiceExt;
+    gateway.reconnect_servers().await;
     let running = gateway.session().serve((read, write)).await.map_err(std::io::Error::other)?;
     running.waiting().await.map_err(std::io::Error::other)?;
     Ok(())

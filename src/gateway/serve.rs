@@ -80,6 +80,8 @@ async fn signalled() -> std::io::Result<()> {
 pub async fn serve(fleet: Arc<Fleet>, options: ServeOptions) -> Result<Ended, ServeError> {
     let signals = signalled();
     tokio::pin!(signals);
+    // The gateway first: servers then connect able to ask its clients.
+    let gateway = Gateway::new(fleet.clone(), options.gateway);
     let starting = tokio::spawn({
         let fleet = fleet.clone();
         async move {
@@ -87,7 +89,6 @@ pub async fn serve(fleet: Arc<Fleet>, options: ServeOptions) -> Result<Ended, Se
         }
     });
     let watching = options.watch.map(|paths| tokio::spawn(watch(fleet.clone(), paths)));
-    let gateway = Gateway::new(fleet.clone(), options.gateway);
     let ended = match options.front {
         Front::Http(http) => {
             let server = serve_http(&gateway, http).await;
