@@ -351,3 +351,26 @@ async def test_servers_ask_the_gateways_stdio_client(tmp_path, mode):
                 break
             await asyncio.sleep(0.1)
         await ask_through(client, asked)
+
+
+@pytest.mark.parametrize("protocol", ["auto", "2026-07-28"])
+async def test_mcpfleet_clients_answer_through_a_gateway_of_another_fleet(protocol):
+    """Two fleets in a row: the outer one's client handlers answer the SDK server behind the inner one."""
+    servers = [{"name": "py", "command": PY, "args": [SDK_SERVER], "autoStart": True, "toolPrefix": "sdk"}]
+    asked = []
+
+    async def elicit(request: mcpfleet.ElicitationRequest):
+        asked.append((request.server, request.message))
+        return {"name": "Grace Hopper", "age": 85}
+
+    async with mcpfleet.Adapter(servers) as inner, await inner.serve_http() as front:
+        async with mcpfleet.StreamableHTTPClient(front.url, name="outer ✓", elicitation_handler=elicit, sampling_handler=lambda r: "tiny",
+                                                 protocol=protocol) as client:
+            assert client.protocol_version == ("2026-07-28" if protocol != "auto" else "2025-11-25")
+            assert (await client.call_tool("sdk_ask_contact")).text == 'accept {"name":"Grace Hopper","age":85,"newsletter":false}'
+            assert (await client.call_tool("sdk_greet_contact")).text == "hello Grace Hopper (85)"
+            assert json.loads((await client.call_tool("sdk_summarize", {"text": "x"})).text)["text"] == "tiny"
+            # Without roots, the server's roots/list fails with the reason.
+            failed = await client.call_tool("sdk_list_client_roots")
+            assert failed.is_error and "neither the gateway's client nor the fleet has a list of roots" in failed.text, failed.text
+    assert asked == [("outer ✓", "Who are you? ✍"), ("outer ✓", "Who are you? (either era)")]
