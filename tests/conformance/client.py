@@ -69,7 +69,11 @@ async def main() -> None:
     if scenario.startswith("elicitation-"):
         # Accept without filling anything in: the schema's defaults must be applied (SEP-1034).
         handlers["elicitation_handler"] = lambda request: "accept"
-    async with mcpfleet.StreamableHTTPClient(url, timeout=20, auth=auth_for(scenario, context), **handlers) as client:
+    elif scenario == "sep-2322-client-request-state":
+        handlers["elicitation_handler"] = lambda request: {"confirmed": True}
+    # The 2026-07-28 suite names the version to speak (stateless, no initialize).
+    protocol = os.environ.get("MCP_CONFORMANCE_PROTOCOL_VERSION") or "auto"
+    async with mcpfleet.StreamableHTTPClient(url, timeout=20, auth=auth_for(scenario, context), protocol=protocol, **handlers) as client:
         tools = await client.list_tools()
         print("tools:", [t.name for t in tools])
         if scenario == "tools_call":
@@ -84,6 +88,20 @@ async def main() -> None:
         elif scenario.startswith("auth/") and any(t.name == "test-tool" for t in tools):
             result = await client.call_tool("test-tool", {})
             print("result:", result.text)
+        elif scenario == "sep-2322-client-request-state":
+            # input_required rounds, with and without requestState; a call in between carries neither.
+            for name in ("test_mrtr_echo_state", "test_mrtr_unrelated", "test_mrtr_no_state", "test_mrtr_no_result_type"):
+                print(name, (await client.call_tool(name, {})).text)
+        elif scenario == "http-invalid-tool-headers":
+            # Tools whose x-mcp-header is invalid are left out of the list; the valid one is called.
+            print("listed:", [t.name for t in tools])
+            print("result:", (await client.call_tool("valid_tool", {"region": "us-west1"})).text)
+        elif scenario == "json-schema-2020-12-preservation":
+            # The tool's input schema exactly as received: nothing dropped or rewritten.
+            focal = next(t for t in tools if t.name == "json_schema_2020_12_tool")
+            print("result:", (await client.call_tool("json_schema_echo", {"schema": focal.input_schema})).text)
+        for call in context.get("toolCalls", []):
+            print(call["name"], (await client.call_tool(call["name"], call["arguments"])).text)
 
 
 if __name__ == "__main__":
