@@ -53,6 +53,8 @@ def handlers(seen: dict) -> dict:
         seen.setdefault("elicit", []).append(request)
         if request.mode == "url":
             return "accept"
+        if "interpretation" in request.requested_schema["properties"]:  # simulate-research-query
+            return {"interpretation": "snake"}
         return {"name": "Ada Lovelace", "check": True, "email": "ada@example.com"}
 
     async def sample(request):
@@ -116,3 +118,64 @@ async def test_the_tools_that_ask_the_client_over_streamable_http(everything_htt
     seen: dict = {}
     async with mcpfleet.StreamableHTTPClient(everything_http, name="everything ✓", **handlers(seen)) as client:
         await exercise_requests(client, seen)
+
+
+async def exercise_tasks(client: mcpfleet.MCPClientBase, seen: dict) -> None:
+    """simulate-research-query runs only as a task (2025-11-25): `call_tool` runs it as one, the
+    server's question on the way goes to the handler, and the task API shows and cancels tasks."""
+    assert "simulate-research-query" in {t.name for t in await client.list_tools()}
+    answer = await client.call_tool("simulate-research-query", {"topic": "python", "ambiguous": True})
+    assert not answer.is_error, answer.text
+    assert "# Research Report: python (snake)" in answer.text and "Stage 4: Generating report ✓" in answer.text, answer.text
+    assert "multiple interpretations" in seen["elicit"][-1].message
+
+    task = await client.start_task("simulate-research-query", {"topic": "tasks ✓"}, ttl=60)
+    assert task["status"] == "working" and task["taskId"] and task["pollInterval"] == 1000, task
+    doomed = await client.start_task("simulate-research-query", {"topic": "never"})
+    assert (await client.cancel_task(doomed["taskId"]))["status"] == "cancelled"
+    assert (await client.get_task(doomed["taskId"]))["status"] == "cancelled"
+    assert (await client.get_task(task["taskId"]))["status"] in ("working", "completed")
+    result = await client.task_result(task["taskId"], timeout=30)
+    assert "# Research Report: tasks ✓" in result.text, result.text
+    assert (await client.get_task(task["taskId"]))["status"] == "completed"
+    with pytest.raises(mcpfleet.ServerError):
+        await client.get_task("no-such-task")
+
+
+async def test_tasks_over_stdio():
+    if not EVERYTHING.exists():
+        missing("npm install has not been run")
+    seen: dict = {}
+    async with mcpfleet.StdioClient(node(), [str(EVERYTHING), "stdio"], **handlers(seen)) as client:
+        await exercise_tasks(client, seen)
+
+
+async def test_tasks_over_streamable_http(everything_http):
+    seen: dict = {}
+    async with mcpfleet.StreamableHTTPClient(everything_http, **handlers(seen)) as client:
+        await exercise_tasks(client, seen)
+
+
+async def test_tasks_need_a_session_with_a_direct_path(everything_sse):
+    async with mcpfleet.SSEClient(everything_sse) as client:
+        with pytest.raises(mcpfleet.ProtocolError, match="only in a stdio or streamable-HTTP session"):
+            await client.start_task("simulate-research-query", {"topic": "x"})
+        # The call itself comes back as the server's error, which says what the tool needs.
+        answer = await client.call_tool("simulate-research-query", {"topic": "x"})
+        assert answer.is_error and "requires task augmentation" in answer.text
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_task_tool_through_the_fleet_and_its_gateway(mode):
+    """The fleet runs the task for its caller; a client of the gateway sees a plain call."""
+    from mcp import Client
+
+    if not EVERYTHING.exists():
+        missing("npm install has not been run")
+    servers = [{"name": "everything", "command": node(), "args": [str(EVERYTHING), "stdio"], "autoStart": True, "toolPrefix": "ev"}]
+    async with mcpfleet.Adapter(servers) as fleet:
+        result = await fleet.execute_tool("ev_simulate-research-query", {"topic": "fleets"})
+        assert "# Research Report: fleets" in result.text, result.text
+        async with await fleet.serve_http() as front, Client(front.url, mode=mode) as client:
+            answer = await client.call_tool("ev_simulate-research-query", {"topic": "gateways"})
+            assert not answer.is_error and "# Research Report: gateways" in answer.content[0].text

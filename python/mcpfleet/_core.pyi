@@ -156,6 +156,20 @@ class MCPClientBase:
         resource template (``{"type": "ref/resource", "uri": ...}``; SDK models too);
         ``argument`` is ``{"name": ..., "value": <typed so far>}``. Returns ``{"values": [...],
         "total": ..., "hasMore": ...}``; no values from a server without completions."""
+    async def start_task(
+        self, name: str, arguments: dict[str, Any] | None = None, *, ttl: float | None = None, timeout: float | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Starts a tool as a task (protocol 2025-11-25) and returns it at once: ``{"taskId",
+        "status", "statusMessage", "createdAt", "lastUpdatedAt", "ttl", "pollInterval"}``.
+        ``call_tool`` runs a tool that requires a task as one by itself."""
+    async def get_task(self, task_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """The task's state (``tasks/get``)."""
+    async def task_result(self, task_id: str, *, timeout: float | None = None) -> CallToolResult:
+        """Waits for the task's result (``tasks/result``); the server's questions meanwhile go to
+        this client's handlers."""
+    async def cancel_task(self, task_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """Cancels the task (``tasks/cancel``); returns it as the server left it."""
     async def set_roots(self, roots: Iterable[Root]) -> None:
         """Replaces the roots given as ``roots=`` and tells the server (``roots/list_changed``)."""
     async def list_resources(self, *, timeout: float | None = None) -> list[Resource]: ...

@@ -84,6 +84,21 @@ class _Client:
     ) -> dict[str, Any]:
         return _call(self._async.complete, ref, argument, context_arguments=context_arguments, timeout=timeout)
 
+    def start_task(
+        self, name: str, arguments: dict[str, Any] | None = None, *, ttl: float | None = None, timeout: float | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return _call(self._async.start_task, name, arguments, ttl=ttl, timeout=timeout, meta=meta)
+
+    def get_task(self, task_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        return _call(self._async.get_task, task_id, timeout=timeout)
+
+    def task_result(self, task_id: str, *, timeout: float | None = None) -> _core.CallToolResult:
+        return _call(self._async.task_result, task_id, timeout=timeout)
+
+    def cancel_task(self, task_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        return _call(self._async.cancel_task, task_id, timeout=timeout)
+
     def list_resources(self, *, timeout: float | None = None) -> list[_core.Resource]:
         return _call(self._async.list_resources, timeout=timeout)
 

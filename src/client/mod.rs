@@ -4,6 +4,7 @@ pub mod callbacks;
 mod handler;
 mod mrtr;
 pub mod output;
+pub mod tasks;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -173,6 +174,9 @@ pub trait ToolReply: DeserializeOwned + Send {
     fn check(&self, _tool: &str, _schemas: &output::OutputSchemas) -> std::result::Result<(), String> {
         Ok(())
     }
+
+    /// A failure that says the tool runs only as a task ([`tasks`]).
+    fn asks_for_a_task(&self) -> bool;
 }
 
 impl ToolReply for CallToolResult {
@@ -183,11 +187,19 @@ impl ToolReply for CallToolResult {
     fn check(&self, tool: &str, schemas: &output::OutputSchemas) -> std::result::Result<(), String> {
         schemas.check(tool, self)
     }
+
+    fn asks_for_a_task(&self) -> bool {
+        tasks::asks_for_a_task(self)
+    }
 }
 
 impl ToolReply for Box<RawValue> {
     fn from_result(result: CallToolResult) -> std::result::Result<Self, serde_json::Error> {
         serde_json::value::to_raw_value(&result)
+    }
+
+    fn asks_for_a_task(&self) -> bool {
+        tasks::raw_asks_for_a_task(self.get())
     }
 }
 
@@ -222,7 +234,7 @@ impl RequestOptions {
 pub struct Connection {
     peer: Peer<RoleClient>,
     /// Streamable HTTP: calls around rmcp's client worker.
-    direct: Option<DirectPost>,
+    direct: Option<Arc<DirectPost>>,
     handler: Handler,
     service: Mutex<Option<RunningService<RoleClient, Handler>>>,
     process: Option<Arc<ChildProcess>>,
@@ -237,6 +249,8 @@ pub struct Connection {
     tools_changed: Arc<tokio::sync::watch::Sender<u64>>,
     others_changed: Arc<tokio::sync::watch::Sender<u64>>,
     resource_updated: tokio::sync::broadcast::Sender<String>,
+    /// Tools that run only as tasks (learned from their first call).
+    task_tools: tasks::TaskTools,
 }
 
 impl Connection {
@@ -349,7 +363,7 @@ impl Connection {
             TransportConfig::StreamableHttp { url, options: http } => {
                 let parsed = parse_http_url(url).map_err(Attempt::Settled)?;
                 let (transport, direct_post) = streamable_http::transport(&parsed, http).map_err(Attempt::Settled)?;
-                direct = Some(direct_post);
+                direct = Some(Arc::new(direct_post));
                 let service = tokio::time::timeout(init_timeout, handler.clone().serve_with_lifecycle(transport, lifecycle))
                     .await
                     .map_err(|_| Attempt::Settled(init_timeout_error(&redact_url(url), init_timeout)))?
@@ -390,6 +404,7 @@ impl Connection {
             tools_changed,
             others_changed,
             resource_updated,
+            task_tools: tasks::TaskTools::default(),
         })
     }
 
@@ -561,18 +576,22 @@ impl Connection {
     /// for a gateway to pass on undecoded (encoded again where rmcp carried the call).
     pub async fn call_tool_as<R: ToolReply>(&self, name: &str, arguments: Option<JsonObject>, options: RequestOptions) -> Result<R> {
         let RequestOptions { timeout, meta, progress } = options;
+        if self.task_tools.contains(name) {
+            return Box::pin(self.task_call(name, arguments.as_ref(), meta.as_ref(), timeout)).await;
+        }
         if let Some(direct) = self.direct.as_ref().filter(|d| d.ready() && !self.is_closed()) {
             let limit = timeout.unwrap_or(self.options.request_timeout);
             let call = Box::pin(direct.call_tool(name, arguments.as_ref(), meta.as_ref(), progress.as_ref(), &self.handler, &self.peer));
             match tokio::time::timeout(limit, call).await {
-                Ok(Some(Ok(result))) => return self.checked(name, result),
+                Ok(Some(Ok(result))) => return self.checked_or_task(name, result, arguments.as_ref(), meta.as_ref(), timeout).await,
                 Ok(Some(Err(failure))) => return Err(self.direct_error(name, failure)),
                 Ok(None) => {}
                 Err(_) => return Err(Error::Timeout { operation: describe("tools/call", Some(name)), timeout: limit, detail: None }),
             }
         }
         if let Some(process) = self.process.as_ref().filter(|_| self.info.protocol_version.has_initialize()) {
-            return self.call_stdio(process.direct(), name, arguments.as_ref(), meta, progress.as_ref(), timeout).await;
+            let result = self.call_stdio(process.direct(), name, arguments.as_ref(), meta.as_ref(), progress.as_ref(), timeout).await?;
+            return self.checked_or_task(name, result, arguments.as_ref(), meta.as_ref(), timeout).await;
         }
         let mut params = CallToolRequestParams::new(name.to_owned());
         params.arguments = arguments;
@@ -592,6 +611,48 @@ impl Connection {
         self.checked(name, result)
     }
 
+    /// The way around rmcp for this connection: a stdio server or a streamable-HTTP server,
+    /// either in a session.
+    pub(crate) fn raw_path(&self) -> Option<RawSender> {
+        let route = match (&self.process, &self.direct) {
+            (Some(process), _) if self.info.protocol_version.has_initialize() => RawRoute::Stdio(process.clone()),
+            (_, Some(direct)) if direct.ready() => RawRoute::Http(direct.clone()),
+            _ => return None,
+        };
+        Some(RawSender { route, handler: self.handler.clone(), server: self.options.name.clone(), timeout: self.options.request_timeout })
+    }
+
+    /// A request rmcp has no type for, its answer as `T`.
+    pub(crate) async fn raw_request<P: serde::Serialize, T: DeserializeOwned>(&self, method: &str, target: Option<&str>, params: P, timeout: Option<Duration>) -> Result<T> {
+        if self.is_closed() {
+            return Err(Error::NotConnected(format!("client for `{}` is closed", self.options.name)));
+        }
+        let Some(sender) = self.raw_path() else {
+            return Err(Error::Protocol(format!(
+                "{}: `{}` is reached over a transport or protocol version mcpfleet sends such requests on only in a stdio or streamable-HTTP session",
+                describe(method, target),
+                self.options.name
+            )));
+        };
+        sender.request(&self.peer, method, target, params, timeout).await
+    }
+
+    /// A result checked; or, if it says the tool runs only as a task, the call made again as one.
+    async fn checked_or_task<R: ToolReply>(&self, name: &str, result: R, arguments: Option<&JsonObject>, meta: Option<&JsonObject>, timeout: Option<Duration>) -> Result<R> {
+        if !result.asks_for_a_task() {
+            return self.checked(name, result);
+        }
+        tracing::debug!(server = %self.options.name, tool = name, "the tool runs only as a task: calling it as one");
+        self.task_tools.insert(name);
+        Box::pin(self.task_call(name, arguments, meta, timeout)).await
+    }
+
+    async fn task_call<R: ToolReply>(&self, name: &str, arguments: Option<&JsonObject>, meta: Option<&JsonObject>, timeout: Option<Duration>) -> Result<R> {
+        let result = self.call_as_task(name, arguments, meta, timeout).await?;
+        let result = R::from_result(result).map_err(|e| Error::Protocol(format!("{}: {e}", describe("tools/call", Some(name)))))?;
+        self.checked(name, result)
+    }
+
     fn checked<R: ToolReply>(&self, tool: &str, result: R) -> Result<R> {
         match result.check(tool, &self.output_schemas) {
             Ok(()) => Ok(result),
@@ -606,7 +667,7 @@ impl Connection {
         direct: &StdioDirect,
         name: &str,
         arguments: Option<&JsonObject>,
-        meta: Option<JsonObject>,
+        meta: Option<&JsonObject>,
         progress: Option<&ProgressSink>,
         timeout: Option<Duration>,
     ) -> Result<R> {
@@ -617,7 +678,7 @@ impl Connection {
         let (n, reply) = direct.expect();
         let mut in_flight = InFlight { direct, peer: &self.peer, n, answered: false };
         let id = format!("{}{n}", crate::transport::stdio_direct::ID_PREFIX);
-        let (meta, _route) = self.handler.progress.token_for_request(&id, meta.map(std::borrow::Cow::Owned), progress);
+        let (meta, _route) = self.handler.progress.token_for_request(&id, meta.map(std::borrow::Cow::Borrowed), progress);
         let message = CallMessage { jsonrpc: "2.0", id: &id, method: "tools/call", params: CallParams { name, arguments, meta: meta.as_deref() } };
         let mut line = serde_json::to_vec(&message).map_err(|e| Error::Protocol(format!("{}: the call could not be encoded: {e}", what())))?;
         line.push(b'\n');
@@ -885,13 +946,6 @@ fn server_error(operation: String, data: rmcp::ErrorData) -> Error {
     Error::Server { operation, code: data.code.0, message: data.message.into_owned(), data: data.data }
 }
 
-fn describe(method: &str, target: Option<&str>) -> String {
-    match target {
-        Some(t) => format!("{method} {t:?}"),
-        None => method.to_string(),
-    }
-}
-
 /// A 401/403 anywhere in the error's source chain.
 fn auth_error(service_error: &ServiceError, source: &(dyn std::error::Error + 'static), url: &str) -> Option<Error> {
     if let Some(header) = service_error.auth_challenge() {
@@ -924,7 +978,7 @@ fn has_source<E: std::error::Error + 'static>(source: &(dyn std::error::Error + 
 }
 
 /// A direct call's reply line: the result as `R`, or the server's error.
-fn decode_reply<R: ToolReply>(line: &[u8]) -> std::result::Result<R, DirectFailure> {
+fn decode_reply<R: DeserializeOwned>(line: &[u8]) -> std::result::Result<R, DirectFailure> {
     let unreadable = |e: serde_json::Error| DirectFailure::Protocol(format!("the server's reply could not be read: {}", unreadable_reason(line, &e)));
     let probe: direct_post::Probe<'_> = serde_json::from_slice(line).map_err(unreadable)?;
     if probe.jsonrpc != Some("2.0") {
@@ -934,6 +988,78 @@ fn decode_reply<R: ToolReply>(line: &[u8]) -> std::result::Result<R, DirectFailu
         (Some(result), None) => serde_json::from_str::<R>(result.get()).map_err(unreadable),
         (None, Some(error)) => Err(DirectFailure::Server(error)),
         _ => Err(DirectFailure::Protocol("the server's reply has neither a result nor an error".into())),
+    }
+}
+
+/// Where a request can go around rmcp, its reply kept as the server wrote it (what rmcp's
+/// types cannot hold, such as 2025-11-25 tasks).
+#[derive(Clone)]
+pub(crate) enum RawRoute {
+    Stdio(Arc<ChildProcess>),
+    Http(Arc<DirectPost>),
+}
+
+#[derive(Clone)]
+pub(crate) struct RawSender {
+    route: RawRoute,
+    handler: Handler,
+    server: String,
+    timeout: Duration,
+}
+
+impl RawSender {
+    async fn request<P: serde::Serialize, T: DeserializeOwned>(&self, peer: &Peer<RoleClient>, method: &str, target: Option<&str>, params: P, limit: Option<Duration>) -> Result<T> {
+        let what = || describe(method, target);
+        let limit = limit.unwrap_or(self.timeout);
+        let failed = |failure: DirectFailure| match failure {
+            DirectFailure::Server(data) => server_error(what(), data),
+            DirectFailure::Transport(reason) => Error::Transport(format!("{}: {reason}", what())),
+            DirectFailure::Protocol(reason) => Error::Protocol(format!("{}: {reason}", what())),
+        };
+        let timed_out = || Error::Timeout { operation: what(), timeout: limit, detail: None };
+        match &self.route {
+            RawRoute::Http(direct) => match tokio::time::timeout(limit, direct.request_with::<P, T>(method, params, &self.handler, peer)).await {
+                Ok(Some(reply)) => reply.map_err(failed),
+                Ok(None) => Err(Error::Protocol(format!("{}: the server did not take the request in its session", what()))),
+                Err(_) => Err(timed_out()),
+            },
+            RawRoute::Stdio(process) => {
+                let direct = process.direct();
+                let (n, reply) = direct.expect();
+                let mut in_flight = InFlight { direct, peer, n, answered: false };
+                let id = format!("{}{n}", crate::transport::stdio_direct::ID_PREFIX);
+                let mut line = serde_json::to_vec(&CallMessage { jsonrpc: "2.0", id: &id, method, params })
+                    .map_err(|e| Error::Protocol(format!("{}: the request could not be encoded: {e}", what())))?;
+                line.push(b'\n');
+                let exchange = async {
+                    direct.send(line).await.map_err(|e| Error::Transport(format!("{}: {e}", what())))?;
+                    reply.await.map_err(|_| Error::Transport(format!("{}: the connection to `{}` closed", what(), self.server)))
+                };
+                let line = tokio::time::timeout(limit, exchange).await.map_err(|_| timed_out())??;
+                in_flight.answered = true;
+                decode_reply::<T>(&line).map_err(failed)
+            }
+        }
+    }
+
+    /// Cancels a task the caller gave up on (in the background, briefly).
+    pub(crate) async fn cancel_task(self, peer: Peer<RoleClient>, task_id: String) {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Id<'a> {
+            task_id: &'a str,
+        }
+        let cancelled: Result<serde_json::Value> = self.request(&peer, "tasks/cancel", Some(&task_id), Id { task_id: &task_id }, Some(Duration::from_secs(5))).await;
+        if let Err(e) = cancelled {
+            tracing::debug!(server = %self.server, "a task the caller gave up on could not be cancelled: {e}");
+        }
+    }
+}
+
+fn describe(method: &str, target: Option<&str>) -> String {
+    match target {
+        Some(t) => format!("{method} {t:?}"),
+        None => method.to_string(),
     }
 }
 

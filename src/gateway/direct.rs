@@ -169,6 +169,10 @@ impl ToolReply for SessionReply {
         result.strip_non_object_output_for_legacy_peer();
         serde_json::value::to_raw_value(&result).map(SessionReply)
     }
+
+    fn asks_for_a_task(&self) -> bool {
+        crate::client::tasks::raw_asks_for_a_task(self.0.get())
+    }
 }
 
 #[derive(Serialize)]

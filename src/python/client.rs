@@ -379,6 +379,60 @@ impl ClientBase {
         })
     }
 
+    /// Starts a tool as a task (protocol 2025-11-25) and returns the task at once:
+    /// ``{"taskId", "status", "statusMessage", "createdAt", "lastUpdatedAt", "ttl", "pollInterval"}``.
+    /// ``ttl`` (seconds) asks the server to keep it that long.
+    #[pyo3(signature = (name, arguments = None, *, ttl = None, timeout = None, meta = None))]
+    fn start_task<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        arguments: Option<Bound<'py, PyAny>>,
+        ttl: Option<f64>,
+        timeout: Option<f64>,
+        meta: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let arguments = py_to_object(arguments.as_ref(), "arguments")?;
+        let ttl = opt_seconds(ttl, "ttl")?;
+        let options = request_options(timeout, meta.as_ref())?;
+        spawn(py, async move {
+            let task = conn.start_task(&name, arguments.as_ref(), ttl, options.meta.as_ref(), options.timeout).await.map_err(to_py_err)?;
+            Ok(JsonValue(serde_json::to_value(&task).unwrap_or_default()))
+        })
+    }
+
+    /// The task's state (``tasks/get``), as ``start_task`` returns it.
+    #[pyo3(signature = (task_id, *, timeout = None))]
+    fn get_task<'py>(&self, py: Python<'py>, task_id: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        spawn(py, async move {
+            let task = conn.get_task(&task_id, timeout).await.map_err(to_py_err)?;
+            Ok(JsonValue(serde_json::to_value(&task).unwrap_or_default()))
+        })
+    }
+
+    /// Waits for the task's result (``tasks/result``); the server's questions meanwhile go to
+    /// this client's handlers.
+    #[pyo3(signature = (task_id, *, timeout = None))]
+    fn task_result<'py>(&self, py: Python<'py>, task_id: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        spawn(py, async move { conn.task_result(&task_id, timeout).await.map(CallToolResult).map_err(to_py_err) })
+    }
+
+    /// Cancels the task (``tasks/cancel``); returns it as the server left it.
+    #[pyo3(signature = (task_id, *, timeout = None))]
+    fn cancel_task<'py>(&self, py: Python<'py>, task_id: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.state.connection()?;
+        let timeout = opt_seconds(timeout, "timeout")?;
+        spawn(py, async move {
+            let task = conn.cancel_task(&task_id, timeout).await.map_err(to_py_err)?;
+            Ok(JsonValue(serde_json::to_value(&task).unwrap_or_default()))
+        })
+    }
+
     /// Reads one resource by URI.
     #[pyo3(signature = (uri, *, timeout = None))]
     fn read_resource<'py>(&self, py: Python<'py>, uri: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {

@@ -118,13 +118,13 @@ pub struct DirectPost {
     next_id: AtomicU64,
 }
 
-/// A `tools/call` request, encoded from borrowed parts.
+/// A request (a `tools/call` unless said otherwise), encoded from borrowed parts.
 #[derive(Serialize)]
-pub(crate) struct CallMessage<'a> {
+pub(crate) struct CallMessage<'a, P = CallParams<'a>> {
     pub jsonrpc: &'static str,
     pub id: &'a str,
-    pub method: &'static str,
-    pub params: CallParams<'a>,
+    pub method: &'a str,
+    pub params: P,
 }
 
 #[derive(Serialize)]
@@ -234,10 +234,33 @@ impl DirectPost {
         handler: &Handler,
         peer: &Peer<RoleClient>,
     ) -> Option<Result<R, DirectFailure>> {
-        let session = self.session.get()?;
         let id = format!("mcpfleet-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
         let (meta, _route) = handler.progress.token_for_request(&id, meta.map(Cow::Borrowed), progress);
-        let message = CallMessage { jsonrpc: "2.0", id: &id, method: "tools/call", params: CallParams { name, arguments, meta: meta.as_deref() } };
+        self.request(&id, "tools/call", CallParams { name, arguments, meta: meta.as_deref() }, handler, peer).await
+    }
+
+    /// Any request in the session, its answer decoded as `R` (see [`DirectPost::call_tool`]).
+    pub async fn request_with<P: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: P,
+        handler: &Handler,
+        peer: &Peer<RoleClient>,
+    ) -> Option<Result<R, DirectFailure>> {
+        let id = format!("mcpfleet-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.request(&id, method, params, handler, peer).await
+    }
+
+    async fn request<P: Serialize, R: DeserializeOwned>(
+        &self,
+        id: &str,
+        method: &str,
+        params: P,
+        handler: &Handler,
+        peer: &Peer<RoleClient>,
+    ) -> Option<Result<R, DirectFailure>> {
+        let session = self.session.get()?;
+        let message = CallMessage { jsonrpc: "2.0", id, method, params };
         let body = match serde_json::to_vec(&message) {
             Ok(body) => body,
             Err(e) => return Some(Err(DirectFailure::Protocol(format!("the call could not be encoded: {e}")))),
@@ -251,7 +274,7 @@ impl DirectPost {
             Sent::NotTaken => return None,
             Sent::Failed(failure) => return Some(Err(failure)),
         };
-        let request_id = RequestId::String(id.into());
+        let request_id = RequestId::String(id.to_owned().into());
         let mut pending = Pending { peer, id: Some(request_id.clone()) };
         let status = reply.status;
         match status {
