@@ -288,3 +288,32 @@ async def test_arguments_are_completed(make_client):
     async with mcpfleet.StdioClient(PY, ["-m", "mcpfleet.demo_server"]) as demo:
         # No completions capability: no values, and the server is not asked.
         assert (await demo.complete({"type": "ref/prompt", "name": "greet"}, {"name": "name", "value": "A"}))["values"] == []
+
+
+TRACE = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "example.com/tenant": "Zoë"}
+
+
+async def test_meta_reaches_the_server_on_prompts_and_reads_too(make_client):
+    async with make_client() as client:
+        got = await client.get_prompt("meta_prompt", meta=TRACE)
+        assert json.loads(got.to_dict()["messages"][0]["content"]["text"])["meta"] == TRACE
+        read = await client.read_resource("test://request-meta/ü", meta=TRACE)
+        assert json.loads(read.to_dict()["contents"][0]["text"])["meta"] == TRACE
+        plain = await client.read_resource("test://request-meta/ü")
+        assert json.loads(plain.to_dict()["contents"][0]["text"])["meta"] == {}
+
+
+async def test_meta_reaches_the_server_through_a_fleet_and_its_gateway():
+    servers = [{"name": "py", "command": PY, "args": [SDK_SERVER], "autoStart": True, "toolPrefix": "sdk"}]
+    async with mcpfleet.Adapter(servers) as fleet:
+        got = await fleet.get_prompt("sdk_meta_prompt", meta=TRACE)
+        assert json.loads(got.to_dict()["messages"][0]["content"]["text"])["meta"] == TRACE
+        read = await fleet.read_resource("test://request-meta/ü", meta=TRACE)
+        assert json.loads(read.to_dict()["contents"][0]["text"])["meta"] == TRACE
+        # A client of the gateway: its own keys go on, the protocol's and its progress token do not.
+        async with await fleet.serve_http() as front, mcpfleet.StreamableHTTPClient(front.url) as client:
+            got = await client.get_prompt("sdk_meta_prompt", meta={**TRACE, "progressToken": "p-7"})
+            seen = json.loads(got.to_dict()["messages"][0]["content"]["text"])
+            assert seen["meta"] == TRACE and seen["progressToken"] != "p-7", seen
+            read = await client.read_resource("test://request-meta/ü", meta=TRACE)
+            assert json.loads(read.to_dict()["contents"][0]["text"])["meta"] == TRACE

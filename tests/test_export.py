@@ -49,14 +49,14 @@ async def test_sdk_server_results_convert():
 
         [resource] = await client.list_resources()
         assert isinstance(resource.to_mcp(), mcp.types.Resource) and str(resource.to_mcp().uri) == "test://greeting"
-        [template] = await client.list_resource_templates()
+        [template] = [t for t in await client.list_resource_templates() if t.name == "item"]
         sdk_template = template.to_mcp()
         assert isinstance(sdk_template, mcp.types.ResourceTemplate) and sdk_template.uri_template == "test://items/{item}"
         same_wire(template.to_dict(), sdk_template)
         read = (await client.read_resource("test://greeting")).to_mcp()
         assert isinstance(read, mcp.types.ReadResourceResult) and read.contents[0].text == "hello from the SDK"
 
-        [prompt] = await client.list_prompts()
+        [prompt] = [p for p in await client.list_prompts() if p.name == "hello"]
         sdk_prompt = prompt.to_mcp()
         assert isinstance(sdk_prompt, mcp.types.Prompt) and [a.name for a in sdk_prompt.arguments] == ["name"]
         got = (await client.get_prompt("hello", {"name": "Zoë"})).to_mcp()

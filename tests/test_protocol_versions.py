@@ -4,6 +4,8 @@ the `initialize` handshake; a server that knows only 2026-07-28), under each `pr
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import mcpfleet
@@ -73,11 +75,26 @@ async def test_a_server_that_knows_only_2026(protocol):
         assert client.protocol_version == "2026-07-28"
         info = client.server_info
         assert (info.name, info.instructions) == ("modern-only", "Only the new era ✓")
-        assert [t.name for t in await client.list_tools()] == ["whoami"]
+        assert [t.name for t in await client.list_tools()] == ["whoami", "grow"]
         # Every request carries the client's context (SEP-2575), as the server checks.
         assert (await client.call_tool("whoami")).text == "mcpfleet on 2026-07-28"
     with pytest.raises(mcpfleet.ServerError, match="-32022"):
         await mcpfleet.StdioClient(PY, [MODERN_ONLY], protocol="2025-11-25").initialize()
+
+
+async def test_a_fleet_hears_of_a_2026_servers_changes_on_its_listen_stream():
+    """Without a session, a server announces list changes only on `subscriptions/listen`: the
+    fleet keeps one open and re-lists."""
+    servers = [{"name": "modern", "command": PY, "args": [MODERN_ONLY], "autoStart": True, "toolPrefix": "m"}]
+    async with mcpfleet.Adapter(servers) as fleet:
+        assert fleet.get_mcp_server("modern").protocol_version == "2026-07-28"
+        assert {t.name for t in fleet.get_tools()} == {"m_whoami", "m_grow"}
+        assert (await fleet.execute_tool("m_grow", {})).text == "grown"
+        for _ in range(100):
+            if "m_grown_2" in {t.name for t in fleet.get_tools()}:
+                break
+            await asyncio.sleep(0.05)
+        assert {t.name for t in fleet.get_tools()} == {"m_whoami", "m_grow", "m_grown_2"}
 
 
 def test_an_unknown_protocol_is_refused_at_once():

@@ -37,11 +37,11 @@ async def exercise(client: mcpfleet.MCPClientBase) -> None:
 
     assert (await client.read_resource("test://greeting")).text == "hello from the SDK"
     assert [r.uri for r in await client.list_resources()] == ["test://greeting"]
-    [template] = await client.list_resource_templates()
+    [template] = [t for t in await client.list_resource_templates() if t.name == "item"]
     assert (template.uri_template, template.name, template.title, template.mime_type) == ("test://items/{item}", "item", "An item ✓", "text/plain")
     assert (await client.read_resource("test://items/42")).text == "item 42"
 
-    [prompt] = await client.list_prompts()
+    [prompt] = [p for p in await client.list_prompts() if p.name == "hello"]
     assert prompt.name == "hello"
     got = await client.get_prompt("hello", {"name": "Grace"})
     assert "Say hello to Grace" in got.messages[0].content.text

@@ -105,14 +105,19 @@ class _Client:
     def list_resource_templates(self, *, timeout: float | None = None) -> list[_core.ResourceTemplate]:
         return _call(self._async.list_resource_templates, timeout=timeout)
 
-    def read_resource(self, uri: str, *, timeout: float | None = None) -> _core.ReadResourceResult:
-        return _call(self._async.read_resource, uri, timeout=timeout)
+    def read_resource(
+        self, uri: str, *, timeout: float | None = None, meta: dict[str, Any] | None = None, progress: ProgressCallback | None = None
+    ) -> _core.ReadResourceResult:
+        return _call(self._async.read_resource, uri, timeout=timeout, meta=meta, progress=progress)
 
     def list_prompts(self, *, timeout: float | None = None) -> list[_core.Prompt]:
         return _call(self._async.list_prompts, timeout=timeout)
 
-    def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> _core.GetPromptResult:
-        return _call(self._async.get_prompt, name, arguments, timeout=timeout)
+    def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> _core.GetPromptResult:
+        return _call(self._async.get_prompt, name, arguments, timeout=timeout, meta=meta, progress=progress)
 
     def ping(self, *, timeout: float | None = None) -> None:
         _call(self._async.ping, timeout=timeout)
@@ -312,11 +317,15 @@ class Adapter:
             server, elicitation_handler=elicitation_handler, sampling_handler=sampling_handler, roots=roots, log_handler=log_handler
         )
 
-    def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None) -> _core.GetPromptResult:
-        return _call(self._async.get_prompt, name, arguments, timeout=timeout)
+    def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None
+    ) -> _core.GetPromptResult:
+        return _call(self._async.get_prompt, name, arguments, timeout=timeout, meta=meta)
 
-    def read_resource(self, uri: str, *, server: str | None = None, timeout: float | None = None) -> _core.ReadResourceResult:
-        return _call(self._async.read_resource, uri, server=server, timeout=timeout)
+    def read_resource(
+        self, uri: str, *, server: str | None = None, timeout: float | None = None, meta: dict[str, Any] | None = None
+    ) -> _core.ReadResourceResult:
+        return _call(self._async.read_resource, uri, server=server, timeout=timeout, meta=meta)
 
     def serve_http(
         self,

@@ -251,6 +251,8 @@ pub struct Connection {
     resource_updated: tokio::sync::broadcast::Sender<String>,
     /// Tools that run only as tasks (learned from their first call).
     task_tools: tasks::TaskTools,
+    /// On 2026-07-28, where a server announces list changes only on `subscriptions/listen`.
+    listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Connection {
@@ -385,7 +387,7 @@ impl Connection {
         peer.set_response_cache_config(rmcp::service::ClientCacheConfig::disabled()).await;
         let info = peer.peer_info().ok_or_else(|| Attempt::Settled(Error::Protocol("server sent no initialize result".into())))?;
         tracing::debug!(server = %options.name, version = %info.protocol_version, "initialized");
-        Ok(Self {
+        let connection = Self {
             peer,
             direct,
             handler,
@@ -405,7 +407,10 @@ impl Connection {
             others_changed,
             resource_updated,
             task_tools: tasks::TaskTools::default(),
-        })
+            listener: Mutex::new(None),
+        };
+        connection.listen_for_changes();
+        Ok(connection)
     }
 
     /// The server's `initialize` result: name, version, protocol version, capabilities, instructions.
@@ -611,6 +616,53 @@ impl Connection {
         self.checked(name, result)
     }
 
+    /// Without a session (2026-07-28), list changes come only on a `subscriptions/listen`
+    /// stream: one is kept open (and opened again, with a pause that grows, when it ends) for
+    /// the lists the server says can change, and its notifications count as they do in a session.
+    fn listen_for_changes(&self) {
+        use rmcp::model::SubscriptionFilter;
+        if self.info.protocol_version.has_initialize() {
+            return;
+        }
+        let capabilities = &self.info.capabilities;
+        let mut filter = SubscriptionFilter::builder();
+        let mut any = false;
+        if capabilities.tools.as_ref().is_some_and(|t| t.list_changed == Some(true)) {
+            filter = filter.tools_list_changed();
+            any = true;
+        }
+        if capabilities.prompts.as_ref().is_some_and(|p| p.list_changed == Some(true)) {
+            filter = filter.prompts_list_changed();
+            any = true;
+        }
+        if capabilities.resources.as_ref().is_some_and(|r| r.list_changed == Some(true)) {
+            filter = filter.resources_list_changed();
+            any = true;
+        }
+        if !any {
+            return;
+        }
+        let filter = filter.build();
+        let (peer, handler, server) = (self.peer.clone(), self.handler.clone(), self.options.name.clone());
+        let task = self.runtime.spawn(async move {
+            let mut pause = Duration::from_millis(500);
+            while !peer.is_transport_closed() {
+                match peer.listen(filter.clone()).await {
+                    Ok(mut subscription) => {
+                        pause = Duration::from_millis(500);
+                        while let Ok(Some(notification)) = subscription.next().await {
+                            handler.notified(notification);
+                        }
+                    }
+                    Err(e) => tracing::debug!(server = %server, "subscriptions/listen failed: {e}"),
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+        });
+        *self.listener.lock().unwrap() = Some(task);
+    }
+
     /// The way around rmcp for this connection: a stdio server or a streamable-HTTP server,
     /// either in a session.
     pub(crate) fn raw_path(&self) -> Option<RawSender> {
@@ -775,15 +827,39 @@ impl Connection {
     }
 
     pub async fn read_resource(&self, uri: &str, timeout: Option<Duration>) -> Result<ReadResourceResult> {
-        self.request("resources/read", Some(uri), timeout, || self.peer.read_resource(ReadResourceRequestParams::new(uri))).await
+        self.read_resource_with(uri, RequestOptions { timeout, ..Default::default() }).await
+    }
+
+    /// [`Connection::read_resource`] with the request's `_meta` and a progress sink.
+    pub async fn read_resource_with(&self, uri: &str, options: RequestOptions) -> Result<ReadResourceResult> {
+        if options.meta.is_none() && options.progress.is_none() {
+            return self.request("resources/read", Some(uri), options.timeout, || self.peer.read_resource(ReadResourceRequestParams::new(uri))).await;
+        }
+        let request = ClientRequest::ReadResourceRequest(rmcp::model::ReadResourceRequest::new(ReadResourceRequestParams::new(uri)));
+        match Box::pin(self.send_with_progress("resources/read", Some(uri), request, options)).await? {
+            ServerResult::ReadResourceResult(result) => Ok(result),
+            _ => Err(Error::Protocol(format!("{}: unexpected response type", describe("resources/read", Some(uri))))),
+        }
     }
 
     pub async fn get_prompt(&self, name: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<GetPromptResult> {
+        self.get_prompt_with(name, arguments, RequestOptions { timeout, ..Default::default() }).await
+    }
+
+    /// [`Connection::get_prompt`] with the request's `_meta` and a progress sink.
+    pub async fn get_prompt_with(&self, name: &str, arguments: Option<JsonObject>, options: RequestOptions) -> Result<GetPromptResult> {
         let mut params = GetPromptRequestParams::new(name);
         if let Some(args) = arguments {
             params = params.with_arguments(args);
         }
-        self.request("prompts/get", Some(name), timeout, || self.peer.get_prompt(params)).await
+        if options.meta.is_none() && options.progress.is_none() {
+            return self.request("prompts/get", Some(name), options.timeout, || self.peer.get_prompt(params)).await;
+        }
+        let request = ClientRequest::GetPromptRequest(rmcp::model::GetPromptRequest::new(params));
+        match Box::pin(self.send_with_progress("prompts/get", Some(name), request, options)).await? {
+            ServerResult::GetPromptResult(result) => Ok(result),
+            _ => Err(Error::Protocol(format!("{}: unexpected response type", describe("prompts/get", Some(name))))),
+        }
     }
 
     /// `notifications/roots/list_changed`: the server asks for the roots again.
@@ -808,6 +884,9 @@ impl Connection {
     pub async fn close(&self) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
+        }
+        if let Some(listener) = self.listener.lock().unwrap().take() {
+            listener.abort();
         }
         let service = self.service.lock().unwrap().take();
         if let Some(mut service) = service {
@@ -925,6 +1004,9 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        if let Some(listener) = self.listener.lock().unwrap().take() {
+            listener.abort();
+        }
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }

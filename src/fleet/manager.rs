@@ -559,23 +559,23 @@ impl Fleet {
         conn.call_tool_as(&name, arguments, options).await
     }
 
-    pub async fn get_prompt(&self, public: &str, arguments: Option<JsonObject>, timeout: Option<Duration>) -> Result<GetPromptResult> {
+    pub async fn get_prompt(&self, public: &str, arguments: Option<JsonObject>, options: RequestOptions) -> Result<GetPromptResult> {
         let catalog = self.catalog();
         let Some(&i) = catalog.prompt_index.get(public) else {
             if let Some(server) = self.passthrough() {
-                return self.connection_of(&server)?.get_prompt(public, arguments, timeout).await;
+                return self.connection_of(&server)?.get_prompt_with(public, arguments, options).await;
             }
             return Err(self.missing(public, &catalog, false));
         };
         let entry = &catalog.prompts[i];
         let conn = self.connection_of(&entry.server)?;
-        conn.get_prompt(&entry.prompt.name, arguments, timeout).await
+        conn.get_prompt_with(&entry.prompt.name, arguments, options).await
     }
 
     /// Reads a resource from `server`, or from the server that lists `uri`.
-    pub async fn read_resource(&self, uri: &str, server: Option<&str>, timeout: Option<Duration>) -> Result<ReadResourceResult> {
+    pub async fn read_resource(&self, uri: &str, server: Option<&str>, options: RequestOptions) -> Result<ReadResourceResult> {
         let server = self.resource_server(uri, server)?;
-        self.connection_of(&server)?.read_resource(uri, timeout).await
+        self.connection_of(&server)?.read_resource_with(uri, options).await
     }
 
     /// Subscribes to updates of a resource at the server that lists it; they arrive on

@@ -249,6 +249,12 @@ impl Session {
         &self.shared.fleet
     }
 
+    /// The caller's own `_meta` of a request (rmcp moved it into the context), for the server.
+    fn forwarded(meta: Option<RequestMetaObject>, context: &mut RequestContext<RoleServer>) -> RequestOptions {
+        let meta = meta.or_else(|| Some(std::mem::take(&mut context.meta)));
+        RequestOptions { meta: forwarded_meta(meta), ..Default::default() }
+    }
+
     /// A call answered in one response.
     async fn call_once(
         &self,
@@ -594,9 +600,9 @@ impl ServerHandler for Session {
         Ok(ListPromptsResult::with_all_items(prompts))
     }
 
-    async fn get_prompt(&self, request: GetPromptRequestParams, context: RequestContext<RoleServer>) -> Result<GetPromptResponse, ErrorData> {
+    async fn get_prompt(&self, request: GetPromptRequestParams, mut context: RequestContext<RoleServer>) -> Result<GetPromptResponse, ErrorData> {
         tokio::select! {
-            result = self.fleet().get_prompt(&request.name, request.arguments, None) => result
+            result = self.fleet().get_prompt(&request.name, request.arguments, Self::forwarded(request.meta, &mut context)) => result
                 .map(|mut r| {
                     r.result_type = Some(ResultType::COMPLETE);
                     r.into()
@@ -620,9 +626,9 @@ impl ServerHandler for Session {
         Ok(ListResourceTemplatesResult::with_all_items(catalog.resource_templates.iter().map(|(_, t)| t.clone()).collect()))
     }
 
-    async fn read_resource(&self, request: ReadResourceRequestParams, context: RequestContext<RoleServer>) -> Result<ReadResourceResponse, ErrorData> {
+    async fn read_resource(&self, request: ReadResourceRequestParams, mut context: RequestContext<RoleServer>) -> Result<ReadResourceResponse, ErrorData> {
         tokio::select! {
-            result = self.fleet().read_resource(&request.uri, None, None) => result
+            result = self.fleet().read_resource(&request.uri, None, Self::forwarded(request.meta, &mut context)) => result
                 .map(|mut r| {
                     r.result_type = Some(ResultType::COMPLETE);
                     r.into()

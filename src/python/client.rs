@@ -434,11 +434,19 @@ impl ClientBase {
     }
 
     /// Reads one resource by URI.
-    #[pyo3(signature = (uri, *, timeout = None))]
-    fn read_resource<'py>(&self, py: Python<'py>, uri: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (uri, *, timeout = None, meta = None, progress = None))]
+    fn read_resource<'py>(
+        &self,
+        py: Python<'py>,
+        uri: String,
+        timeout: Option<f64>,
+        meta: Option<Bound<'py, PyAny>>,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
-        let timeout = opt_seconds(timeout, "timeout")?;
-        spawn(py, async move { conn.read_resource(&uri, timeout).await.map(ReadResourceResult).map_err(to_py_err) })
+        let mut options = request_options(timeout, meta.as_ref())?;
+        options.progress = progress_sink(progress.as_ref())?;
+        spawn(py, async move { conn.read_resource_with(&uri, options).await.map(ReadResourceResult).map_err(to_py_err) })
     }
 
     /// All prompts of the server.
@@ -453,12 +461,21 @@ impl ClientBase {
     }
 
     /// Renders a prompt with its arguments.
-    #[pyo3(signature = (name, arguments = None, *, timeout = None))]
-    fn get_prompt<'py>(&self, py: Python<'py>, name: String, arguments: Option<Bound<'py, PyAny>>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (name, arguments = None, *, timeout = None, meta = None, progress = None))]
+    fn get_prompt<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        arguments: Option<Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+        meta: Option<Bound<'py, PyAny>>,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
         let arguments = py_to_object(arguments.as_ref(), "arguments")?;
-        let timeout = opt_seconds(timeout, "timeout")?;
-        spawn(py, async move { conn.get_prompt(&name, arguments, timeout).await.map(GetPromptResult).map_err(to_py_err) })
+        let mut options = request_options(timeout, meta.as_ref())?;
+        options.progress = progress_sink(progress.as_ref())?;
+        spawn(py, async move { conn.get_prompt_with(&name, arguments, options).await.map(GetPromptResult).map_err(to_py_err) })
     }
 
     /// Checks that the server answers.

@@ -16,7 +16,7 @@ use crate::fleet::load::{load_paths, load_update, load_value};
 use crate::fleet::management;
 use crate::fleet::manager::{Fleet, FleetOptions, ServerInfo, StatusUpdate};
 use crate::python::awaitable::spawn;
-use crate::python::convert::{json_to_py, object_to_py, opt_seconds, py_to_json, py_to_object, request_options, seconds};
+use crate::python::convert::{json_to_py, object_to_py, py_to_json, py_to_object, request_options, seconds};
 use crate::python::oauth::login_authorizer;
 use crate::python::errors::{config_error, to_py_err};
 use crate::python::handlers::PyHandlers;
@@ -481,12 +481,19 @@ impl Adapter {
             .collect()
     }
 
-    #[pyo3(signature = (name, arguments = None, *, timeout = None))]
-    fn get_prompt<'py>(&self, py: Python<'py>, name: String, arguments: Option<Bound<'py, PyAny>>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (name, arguments = None, *, timeout = None, meta = None))]
+    fn get_prompt<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        arguments: Option<Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+        meta: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let arguments = py_to_object(arguments.as_ref(), "arguments")?;
-        let timeout = opt_seconds(timeout, "timeout")?;
+        let options = request_options(timeout, meta.as_ref())?;
         let fleet = self.fleet.clone();
-        spawn(py, async move { fleet.get_prompt(&name, arguments, timeout).await.map(GetPromptResult).map_err(to_py_err) })
+        spawn(py, async move { fleet.get_prompt(&name, arguments, options).await.map(GetPromptResult).map_err(to_py_err) })
     }
 
     /// Resources of every running server, as (server name, Resource) pairs.
@@ -501,11 +508,18 @@ impl Adapter {
     }
 
     /// Reads a resource from the server that lists it, or from `server`.
-    #[pyo3(signature = (uri, *, server = None, timeout = None))]
-    fn read_resource<'py>(&self, py: Python<'py>, uri: String, server: Option<String>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
-        let timeout = opt_seconds(timeout, "timeout")?;
+    #[pyo3(signature = (uri, *, server = None, timeout = None, meta = None))]
+    fn read_resource<'py>(
+        &self,
+        py: Python<'py>,
+        uri: String,
+        server: Option<String>,
+        timeout: Option<f64>,
+        meta: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = request_options(timeout, meta.as_ref())?;
         let fleet = self.fleet.clone();
-        spawn(py, async move { fleet.read_resource(&uri, server.as_deref(), timeout).await.map(ReadResourceResult).map_err(to_py_err) })
+        spawn(py, async move { fleet.read_resource(&uri, server.as_deref(), options).await.map(ReadResourceResult).map_err(to_py_err) })
     }
 
     /// Public names that two servers wanted, and what the second one got instead.
