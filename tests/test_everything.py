@@ -176,6 +176,13 @@ async def test_a_task_tool_through_the_fleet_and_its_gateway(mode):
     async with mcpfleet.Adapter(servers) as fleet:
         result = await fleet.execute_tool("ev_simulate-research-query", {"topic": "fleets"})
         assert "# Research Report: fleets" in result.text, result.text
+        task = await fleet.start_task("ev_simulate-research-query", {"topic": "the fleet's own task"})
+        assert task["server"] == "everything" and task["status"] == "working", task
+        assert (await fleet.get_task("everything", task["taskId"]))["taskId"] == task["taskId"]
+        done = await fleet.task_result("everything", task["taskId"], timeout=30)
+        assert "# Research Report: the fleet's own task" in done.text
+        with pytest.raises(mcpfleet.ServerNotFoundError, match="did you mean"):
+            await fleet.get_task("everythin", task["taskId"])
         async with await fleet.serve_http() as front, Client(front.url, mode=mode) as client:
             answer = await client.call_tool("ev_simulate-research-query", {"topic": "gateways"})
             assert not answer.is_error and "# Research Report: gateways" in answer.content[0].text

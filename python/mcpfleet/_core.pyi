@@ -853,6 +853,19 @@ class Adapter:
     async def logout(self, name: str) -> None:
         """Forgets a server's OAuth tokens, in memory and in its token store."""
     def get_tools(self) -> list[ToolMetadata]: ...
+    async def start_task(
+        self, name: str, arguments: dict[str, Any] | None = None, *, ttl: float | None = None, timeout: float | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Starts a tool (public name) as a task on its server (protocol 2025-11-25); returns the
+        task, with the server's name under ``"server"``. ``execute_tool`` runs a tool that
+        requires a task as one by itself."""
+    async def get_task(self, server: str, task_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """A task's state (``tasks/get``) at ``server``."""
+    async def task_result(self, server: str, task_id: str, *, timeout: float | None = None) -> CallToolResult:
+        """Waits for a task's result (``tasks/result``) at ``server``."""
+    async def cancel_task(self, server: str, task_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """Cancels a task (``tasks/cancel``) at ``server``."""
     async def execute_tool(
         self,
         name: str,

@@ -395,6 +395,21 @@ class Adapter:
     def get_tools(self) -> _display.ToolList:
         return self._async.get_tools()
 
+    def start_task(
+        self, name: str, arguments: dict[str, Any] | None = None, *, ttl: float | None = None, timeout: float | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return _call(self._async.start_task, name, arguments, ttl=ttl, timeout=timeout, meta=meta)
+
+    def get_task(self, server: str, task_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        return _call(self._async.get_task, server, task_id, timeout=timeout)
+
+    def task_result(self, server: str, task_id: str, *, timeout: float | None = None) -> _core.CallToolResult:
+        return _call(self._async.task_result, server, task_id, timeout=timeout)
+
+    def cancel_task(self, server: str, task_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        return _call(self._async.cancel_task, server, task_id, timeout=timeout)
+
     def list_prompts(self) -> list[_core.Prompt]:
         return self._async.list_prompts()
 

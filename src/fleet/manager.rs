@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::OAuthSource;
 use crate::auth::oauth::Authorizer;
+use crate::client::tasks::Task;
 use crate::client::{ClientCallbacks, ClientOptions, Connection, DEFAULT_STDIO_INIT_TIMEOUT, RequestOptions, ToolReply};
 use crate::error::{Error, Result};
 use crate::fleet::definition::{ServerDefinition, ServerKind, did_you_mean};
@@ -557,6 +558,27 @@ impl Fleet {
         let name = entry.tool.name.clone();
         drop(catalog);
         conn.call_tool_as(&name, arguments, options).await
+    }
+
+    /// Starts a tool as a task on the server that offers it: that server's name, and the task
+    /// (its id is that server's: [`Fleet::task`] takes both).
+    pub async fn start_task(&self, public: &str, arguments: Option<&JsonObject>, ttl: Option<Duration>, options: RequestOptions) -> Result<(String, Task)> {
+        let catalog = self.catalog();
+        let (server, name) = match catalog.tool(public) {
+            Some(entry) => (entry.server.clone(), entry.tool.name.to_string()),
+            None => match self.passthrough() {
+                Some(server) => (server, public.to_owned()),
+                None => return Err(self.missing(public, &catalog, true)),
+            },
+        };
+        drop(catalog);
+        let task = self.connection_of(&server)?.start_task(&name, arguments, ttl, options.meta.as_ref(), options.timeout).await?;
+        Ok((server, task))
+    }
+
+    /// The connection a task of `server` runs on, for `get_task`, `task_result` and `cancel_task`.
+    pub fn task(&self, server: &str) -> Result<Arc<Connection>> {
+        self.connection_of(server)
     }
 
     pub async fn get_prompt(&self, public: &str, arguments: Option<JsonObject>, options: RequestOptions) -> Result<GetPromptResult> {

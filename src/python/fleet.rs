@@ -16,7 +16,7 @@ use crate::fleet::load::{load_paths, load_update, load_value};
 use crate::fleet::management;
 use crate::fleet::manager::{Fleet, FleetOptions, ServerInfo, StatusUpdate};
 use crate::python::awaitable::spawn;
-use crate::python::convert::{json_to_py, object_to_py, py_to_json, py_to_object, request_options, seconds};
+use crate::python::convert::{JsonValue, json_to_py, object_to_py, opt_seconds, py_to_json, py_to_object, request_options, seconds};
 use crate::python::oauth::login_authorizer;
 use crate::python::errors::{config_error, to_py_err};
 use crate::python::handlers::PyHandlers;
@@ -464,6 +464,62 @@ impl Adapter {
                 }
             }
             fleet.call_tool(&name, arguments, options).await.map(CallToolResult).map_err(to_py_err)
+        })
+    }
+
+    /// Starts a tool (by public name) as a task on its server; returns the task with the
+    /// server's name under ``"server"`` (the other task methods take it).
+    #[pyo3(signature = (name, arguments = None, *, ttl = None, timeout = None, meta = None))]
+    fn start_task<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        arguments: Option<Bound<'py, PyAny>>,
+        ttl: Option<f64>,
+        timeout: Option<f64>,
+        meta: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let arguments = py_to_object(arguments.as_ref(), "arguments")?;
+        let ttl = opt_seconds(ttl, "ttl")?;
+        let options = request_options(timeout, meta.as_ref())?;
+        let fleet = self.fleet.clone();
+        spawn(py, async move {
+            let (server, task) = fleet.start_task(&name, arguments.as_ref(), ttl, options).await.map_err(to_py_err)?;
+            let mut task = serde_json::to_value(&task).unwrap_or_default();
+            if let Some(task) = task.as_object_mut() {
+                task.insert("server".into(), serde_json::Value::String(server));
+            }
+            Ok(JsonValue(task))
+        })
+    }
+
+    /// A task's state (``tasks/get``) at ``server``.
+    #[pyo3(signature = (server, task_id, *, timeout = None))]
+    fn get_task<'py>(&self, py: Python<'py>, server: String, task_id: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let timeout = opt_seconds(timeout, "timeout")?;
+        let connection = self.fleet.task(&server).map_err(to_py_err)?;
+        spawn(py, async move {
+            let task = connection.get_task(&task_id, timeout).await.map_err(to_py_err)?;
+            Ok(JsonValue(serde_json::to_value(&task).unwrap_or_default()))
+        })
+    }
+
+    /// Waits for a task's result (``tasks/result``) at ``server``.
+    #[pyo3(signature = (server, task_id, *, timeout = None))]
+    fn task_result<'py>(&self, py: Python<'py>, server: String, task_id: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let timeout = opt_seconds(timeout, "timeout")?;
+        let connection = self.fleet.task(&server).map_err(to_py_err)?;
+        spawn(py, async move { connection.task_result(&task_id, timeout).await.map(CallToolResult).map_err(to_py_err) })
+    }
+
+    /// Cancels a task (``tasks/cancel``) at ``server``.
+    #[pyo3(signature = (server, task_id, *, timeout = None))]
+    fn cancel_task<'py>(&self, py: Python<'py>, server: String, task_id: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        let timeout = opt_seconds(timeout, "timeout")?;
+        let connection = self.fleet.task(&server).map_err(to_py_err)?;
+        spawn(py, async move {
+            let task = connection.cancel_task(&task_id, timeout).await.map_err(to_py_err)?;
+            Ok(JsonValue(serde_json::to_value(&task).unwrap_or_default()))
         })
     }
 
