@@ -749,11 +749,11 @@ impl Connection {
             _ = self.ended() => return Err(Box::pin(self.exited()).await),
         };
         in_flight.answered = true;
-        let reply = decode_reply::<R>(&line).map_err(|failure| match failure {
+        // Checked against the output schema by the caller (`checked_or_task`).
+        decode_reply::<R>(&line).map_err(|failure| match failure {
             DirectFailure::Server(data) => server_error(what(), data),
             DirectFailure::Protocol(reason) | DirectFailure::Transport(reason) => Error::Protocol(format!("{}: {reason}", what())),
-        })?;
-        self.checked(name, reply)
+        })
     }
 
     /// One `tools/call` over rmcp.
@@ -957,12 +957,7 @@ impl Connection {
     }
 
     fn direct_error(&self, name: &str, failure: DirectFailure) -> Error {
-        let what = describe("tools/call", Some(name));
-        match failure {
-            DirectFailure::Server(data) => server_error(what, data),
-            DirectFailure::Transport(reason) => Error::Transport(format!("{what}: {reason}")),
-            DirectFailure::Protocol(reason) => Error::Protocol(format!("{what}: {reason}")),
-        }
+        direct_failure(describe("tools/call", Some(name)), failure)
     }
 
     async fn request_error(&self, method: &'static str, target: Option<&str>, e: ServiceError) -> Error {
@@ -1093,11 +1088,7 @@ impl RawSender {
     async fn request<P: serde::Serialize, T: DeserializeOwned>(&self, peer: &Peer<RoleClient>, method: &str, target: Option<&str>, params: P, limit: Option<Duration>) -> Result<T> {
         let what = || describe(method, target);
         let limit = limit.unwrap_or(self.timeout);
-        let failed = |failure: DirectFailure| match failure {
-            DirectFailure::Server(data) => server_error(what(), data),
-            DirectFailure::Transport(reason) => Error::Transport(format!("{}: {reason}", what())),
-            DirectFailure::Protocol(reason) => Error::Protocol(format!("{}: {reason}", what())),
-        };
+        let failed = |failure: DirectFailure| direct_failure(what(), failure);
         let timed_out = || Error::Timeout { operation: what(), timeout: limit, detail: None };
         match &self.route {
             RawRoute::Http(direct) => match tokio::time::timeout(limit, direct.request_with::<P, T>(method, params, &self.handler, peer)).await {
@@ -1126,12 +1117,8 @@ impl RawSender {
 
     /// Cancels a task the caller gave up on (in the background, briefly).
     pub(crate) async fn cancel_task(self, peer: Peer<RoleClient>, task_id: String) {
-        #[derive(serde::Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Id<'a> {
-            task_id: &'a str,
-        }
-        let cancelled: Result<serde_json::Value> = self.request(&peer, "tasks/cancel", Some(&task_id), Id { task_id: &task_id }, Some(Duration::from_secs(5))).await;
+        let params = tasks::TaskId { task_id: &task_id };
+        let cancelled: Result<serde_json::Value> = self.request(&peer, "tasks/cancel", Some(&task_id), params, Some(Duration::from_secs(5))).await;
         if let Err(e) = cancelled {
             tracing::debug!(server = %self.server, "a task the caller gave up on could not be cancelled: {e}");
         }
@@ -1142,6 +1129,15 @@ fn describe(method: &str, target: Option<&str>) -> String {
     match target {
         Some(t) => format!("{method} {t:?}"),
         None => method.to_string(),
+    }
+}
+
+/// A request sent around rmcp that failed, as the error of `what`.
+fn direct_failure(what: String, failure: DirectFailure) -> Error {
+    match failure {
+        DirectFailure::Server(data) => server_error(what, data),
+        DirectFailure::Transport(reason) => Error::Transport(format!("{what}: {reason}")),
+        DirectFailure::Protocol(reason) => Error::Protocol(format!("{what}: {reason}")),
     }
 }
 

@@ -92,8 +92,8 @@ struct TaskParams {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct TaskId<'a> {
-    task_id: &'a str,
+pub(crate) struct TaskId<'a> {
+    pub task_id: &'a str,
 }
 
 #[derive(Deserialize)]

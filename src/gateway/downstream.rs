@@ -97,41 +97,37 @@ fn unexpected() -> ErrorData {
     ErrorData::internal_error("the gateway's client answered with another kind of result", None)
 }
 
+impl Downstream {
+    /// `request`, answered with the result `expected` takes out of the client's answer.
+    fn forward<T: Send + 'static>(&self, request: ServerRequest, expected: fn(ClientResult) -> Option<T>) -> Answer<T> {
+        let me = Downstream { peer: self.peer.clone(), origin: self.origin.clone() };
+        Box::pin(async move { expected(me.ask(request).await?).ok_or_else(unexpected) })
+    }
+}
+
 impl Elicitation for Downstream {
     fn elicit(&self, _server: &Arc<str>, params: ElicitRequestParams) -> Answer<ElicitResult> {
-        let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
-        let me = Downstream { peer: self.peer.clone(), origin: self.origin.clone() };
-        Box::pin(async move {
-            match me.ask(request).await? {
-                ClientResult::ElicitResult(result) => Ok(result),
-                _ => Err(unexpected()),
-            }
+        self.forward(ServerRequest::ElicitRequest(ElicitRequest::new(params)), |r| match r {
+            ClientResult::ElicitResult(result) => Some(result),
+            _ => None,
         })
     }
 }
 
 impl Sampling for Downstream {
     fn create_message(&self, _server: &Arc<str>, params: CreateMessageRequestParams) -> Answer<CreateMessageResult> {
-        let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
-        let me = Downstream { peer: self.peer.clone(), origin: self.origin.clone() };
-        Box::pin(async move {
-            match me.ask(request).await? {
-                ClientResult::CreateMessageResult(result) => Ok(*result),
-                _ => Err(unexpected()),
-            }
+        self.forward(ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params)), |r| match r {
+            ClientResult::CreateMessageResult(result) => Some(*result),
+            _ => None,
         })
     }
 }
 
 impl RootsSource for Downstream {
     fn list_roots(&self, _server: &Arc<str>) -> Answer<ListRootsResult> {
-        let request = ServerRequest::ListRootsRequest(ListRootsRequest::default());
-        let me = Downstream { peer: self.peer.clone(), origin: self.origin.clone() };
-        Box::pin(async move {
-            match me.ask(request).await? {
-                ClientResult::ListRootsResult(result) => Ok(result),
-                _ => Err(unexpected()),
-            }
+        self.forward(ServerRequest::ListRootsRequest(ListRootsRequest::default()), |r| match r {
+            ClientResult::ListRootsResult(result) => Some(result),
+            _ => None,
         })
     }
 }

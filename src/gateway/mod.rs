@@ -382,11 +382,16 @@ impl ProgressRelay {
 
     /// Once the call is over: what is still queued goes out before the answer (briefly waited for).
     async fn flush(self) {
-        let Self { sink, mut sender } = self;
+        let Self { sink, sender } = self;
         drop(sink);
-        if tokio::time::timeout(Duration::from_secs(1), &mut sender).await.is_err() {
-            sender.abort();
-        }
+        drain(sender).await;
+    }
+}
+
+/// Waits briefly for a sending task to send what is queued (its queue's senders are gone).
+async fn drain(mut sender: JoinHandle<()>) {
+    if tokio::time::timeout(Duration::from_secs(1), &mut sender).await.is_err() {
+        sender.abort();
     }
 }
 
@@ -578,10 +583,8 @@ impl ServerHandler for Session {
         if let Some(relay) = relay {
             relay.flush().await;
         }
-        if let Some(mut sender) = log_sender {
-            if tokio::time::timeout(Duration::from_secs(1), &mut sender).await.is_err() {
-                sender.abort();
-            }
+        if let Some(sender) = log_sender {
+            drain(sender).await;
         }
         outcome
     }

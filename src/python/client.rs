@@ -396,10 +396,7 @@ impl ClientBase {
         let arguments = py_to_object(arguments.as_ref(), "arguments")?;
         let ttl = opt_seconds(ttl, "ttl")?;
         let options = request_options(timeout, meta.as_ref())?;
-        spawn(py, async move {
-            let task = conn.start_task(&name, arguments.as_ref(), ttl, options.meta.as_ref(), options.timeout).await.map_err(to_py_err)?;
-            Ok(JsonValue(serde_json::to_value(&task).unwrap_or_default()))
-        })
+        spawn(py, async move { conn.start_task(&name, arguments.as_ref(), ttl, options.meta.as_ref(), options.timeout).await.map(JsonValue::from).map_err(to_py_err) })
     }
 
     /// The task's state (``tasks/get``), as ``start_task`` returns it.
@@ -407,10 +404,7 @@ impl ClientBase {
     fn get_task<'py>(&self, py: Python<'py>, task_id: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
         let timeout = opt_seconds(timeout, "timeout")?;
-        spawn(py, async move {
-            let task = conn.get_task(&task_id, timeout).await.map_err(to_py_err)?;
-            Ok(JsonValue(serde_json::to_value(&task).unwrap_or_default()))
-        })
+        spawn(py, async move { conn.get_task(&task_id, timeout).await.map(JsonValue::from).map_err(to_py_err) })
     }
 
     /// Waits for the task's result (``tasks/result``); the server's questions meanwhile go to
@@ -427,10 +421,7 @@ impl ClientBase {
     fn cancel_task<'py>(&self, py: Python<'py>, task_id: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
         let timeout = opt_seconds(timeout, "timeout")?;
-        spawn(py, async move {
-            let task = conn.cancel_task(&task_id, timeout).await.map_err(to_py_err)?;
-            Ok(JsonValue(serde_json::to_value(&task).unwrap_or_default()))
-        })
+        spawn(py, async move { conn.cancel_task(&task_id, timeout).await.map(JsonValue::from).map_err(to_py_err) })
     }
 
     /// Reads one resource by URI.

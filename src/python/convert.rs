@@ -38,6 +38,12 @@ pub fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, Py
 /// A JSON value handed to Python as plain objects (converted where the GIL is held).
 pub struct JsonValue(pub Value);
 
+impl From<crate::client::tasks::Task> for JsonValue {
+    fn from(task: crate::client::tasks::Task) -> Self {
+        JsonValue(serde_json::to_value(&task).unwrap_or_default())
+    }
+}
+
 impl<'py> IntoPyObject<'py> for JsonValue {
     type Target = PyAny;
     type Output = Bound<'py, PyAny>;

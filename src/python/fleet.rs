@@ -485,7 +485,7 @@ impl Adapter {
         let fleet = self.fleet.clone();
         spawn(py, async move {
             let (server, task) = fleet.start_task(&name, arguments.as_ref(), ttl, options).await.map_err(to_py_err)?;
-            let mut task = serde_json::to_value(&task).unwrap_or_default();
+            let JsonValue(mut task) = JsonValue::from(task);
             if let Some(task) = task.as_object_mut() {
                 task.insert("server".into(), serde_json::Value::String(server));
             }
@@ -498,10 +498,7 @@ impl Adapter {
     fn get_task<'py>(&self, py: Python<'py>, server: String, task_id: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let timeout = opt_seconds(timeout, "timeout")?;
         let connection = self.fleet.task(&server).map_err(to_py_err)?;
-        spawn(py, async move {
-            let task = connection.get_task(&task_id, timeout).await.map_err(to_py_err)?;
-            Ok(JsonValue(serde_json::to_value(&task).unwrap_or_default()))
-        })
+        spawn(py, async move { connection.get_task(&task_id, timeout).await.map(JsonValue::from).map_err(to_py_err) })
     }
 
     /// Waits for a task's result (``tasks/result``) at ``server``.
@@ -517,10 +514,7 @@ impl Adapter {
     fn cancel_task<'py>(&self, py: Python<'py>, server: String, task_id: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let timeout = opt_seconds(timeout, "timeout")?;
         let connection = self.fleet.task(&server).map_err(to_py_err)?;
-        spawn(py, async move {
-            let task = connection.cancel_task(&task_id, timeout).await.map_err(to_py_err)?;
-            Ok(JsonValue(serde_json::to_value(&task).unwrap_or_default()))
-        })
+        spawn(py, async move { connection.cancel_task(&task_id, timeout).await.map(JsonValue::from).map_err(to_py_err) })
     }
 
     /// Prompts of every running server, under public names.
