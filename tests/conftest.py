@@ -259,3 +259,23 @@ def no_leftover_server_processes():
     while mcpfleet._core._live_server_process_groups() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert mcpfleet._core._live_server_process_groups() == 0, "a stdio server process group outlived its test"
+
+
+TASK_SERVER = str(FIXTURES / "task_server.py")
+
+
+def tasks_python() -> str:
+    """The python of the venv with `fastmcp-tasks` (.ci/run makes `.venv-tasks`; it pins a
+    FastMCP older than the tests' own)."""
+    python = os.environ.get("MCPFLEET_TASKS_PYTHON") or str(ROOT / ".venv-tasks" / "bin" / "python")
+    if not Path(python).exists():
+        missing("fastmcp-tasks is not installed (python3 -m venv .venv-tasks && .venv-tasks/bin/pip install fastmcp-tasks)")
+    return python
+
+
+@pytest.fixture
+def task_server_http() -> Iterator[str]:
+    port = free_port()
+    proc = start_server([tasks_python(), TASK_SERVER, "http", str(port)], port)
+    yield f"http://127.0.0.1:{port}/mcp"
+    stop(proc)

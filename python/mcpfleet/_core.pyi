@@ -160,14 +160,17 @@ class MCPClientBase:
         self, name: str, arguments: dict[str, Any] | None = None, *, ttl: float | None = None, timeout: float | None = None,
         meta: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Starts a tool as a task (protocol 2025-11-25) and returns it at once: ``{"taskId",
-        "status", "statusMessage", "createdAt", "lastUpdatedAt", "ttl", "pollInterval"}``.
-        ``call_tool`` runs a tool that requires a task as one by itself."""
+        """Starts a tool as a task and returns it at once: ``{"taskId", "status",
+        "statusMessage", "createdAt", "lastUpdatedAt", "ttl", "pollInterval"}`` (milliseconds).
+        Protocol 2025-11-25 (sessions, stdio or streamable HTTP): ``tools/call`` with ``task``.
+        2026-07-28 (the tasks extension): the server decides, and ``ProtocolError`` says if it
+        ran the call at once; ``ttl`` is not sent. ``call_tool`` runs a tool that requires a
+        task as one by itself."""
     async def get_task(self, task_id: str, *, timeout: float | None = None) -> dict[str, Any]:
         """The task's state (``tasks/get``)."""
     async def task_result(self, task_id: str, *, timeout: float | None = None) -> CallToolResult:
-        """Waits for the task's result (``tasks/result``); the server's questions meanwhile go to
-        this client's handlers."""
+        """Waits for the task's result (``tasks/result``; on 2026-07-28 ``tasks/get`` until it
+        ends); the server's questions meanwhile go to this client's handlers."""
     async def cancel_task(self, task_id: str, *, timeout: float | None = None) -> dict[str, Any]:
         """Cancels the task (``tasks/cancel``); returns it as the server left it."""
     async def set_roots(self, roots: Iterable[Root]) -> None:
@@ -857,8 +860,8 @@ class Adapter:
         self, name: str, arguments: dict[str, Any] | None = None, *, ttl: float | None = None, timeout: float | None = None,
         meta: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Starts a tool (public name) as a task on its server (protocol 2025-11-25); returns the
-        task, with the server's name under ``"server"``. ``execute_tool`` runs a tool that
+        """Starts a tool (public name) as a task on its server (see
+        `MCPClientBase.start_task`); returns the task, with the server's name under ``"server"``. ``execute_tool`` runs a tool that
         requires a task as one by itself."""
     async def get_task(self, server: str, task_id: str, *, timeout: float | None = None) -> dict[str, Any]:
         """A task's state (``tasks/get``) at ``server``."""

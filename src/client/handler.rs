@@ -29,12 +29,15 @@ pub struct Handler {
     pub(crate) progress: Arc<ProgressRoutes>,
     /// What the `initialize` handshake proposes.
     handshake_version: ProtocolVersion,
+    /// Declares the 2026-07-28 tasks extension (SEP-2663), which this client follows.
+    tasks_extension: bool,
 }
 
 impl Handler {
-    pub fn new(name: Arc<str>, callbacks: ClientCallbacks, handshake_version: ProtocolVersion) -> Self {
+    pub fn new(name: Arc<str>, callbacks: ClientCallbacks, handshake_version: ProtocolVersion, tasks_extension: bool) -> Self {
         Self {
             handshake_version,
+            tasks_extension,
             name,
             callbacks: Arc::new(callbacks),
             progress: Arc::default(),
@@ -157,7 +160,11 @@ impl ClientHandler for Handler {
     fn get_info(&self) -> ClientConfig {
         // What `initialize` proposes (2025-11-25 unless pinned lower); `server/discover` names
         // its versions itself.
-        ClientConfig::new(self.callbacks.capabilities(), Implementation::new("mcpfleet", env!("CARGO_PKG_VERSION")))
+        let mut capabilities = self.callbacks.capabilities();
+        if self.tasks_extension {
+            capabilities.extensions.get_or_insert_default().insert(rmcp::model::TASKS_EXTENSION_ID.to_owned(), Default::default());
+        }
+        ClientConfig::new(capabilities, Implementation::new("mcpfleet", env!("CARGO_PKG_VERSION")))
             .with_protocol_version(self.handshake_version.clone())
     }
 }

@@ -231,6 +231,12 @@ impl RequestOptions {
 }
 
 /// An initialized connection to one MCP server.
+/// How a 2026-07-28 call ended: a result, or a task the server made of it.
+pub(crate) enum Settled {
+    Done(CallToolResult),
+    Task(rmcp::model::Task),
+}
+
 pub struct Connection {
     peer: Peer<RoleClient>,
     /// Streamable HTTP: calls around rmcp's client worker.
@@ -329,7 +335,10 @@ impl Connection {
         let probing = matches!(lifecycle, ClientLifecycleMode::Auto { .. });
         let failed = |e: &ClientInitializeError| if probing && e.auth_challenge().is_none() && !matches!(e, ClientInitializeError::Cancelled) { Probe::Failed } else { Probe::Settled };
         config.register_secrets();
-        let handler = Handler::new(options.name.as_str().into(), options.callbacks.clone(), options.protocol.handshake_version());
+        // The tasks extension exists only in 2026-07-28, where each request carries the
+        // capabilities; a session's `initialize` does not name it.
+        let modern = !matches!(lifecycle, ClientLifecycleMode::Initialize);
+        let handler = Handler::new(options.name.as_str().into(), options.callbacks.clone(), options.protocol.handshake_version(), modern);
         let mut direct = None;
         let tools_changed = handler.tools_changed.clone();
         let others_changed = handler.others_changed.clone();
@@ -610,7 +619,10 @@ impl Connection {
                 _ => return Err(Error::Protocol(format!("{}: unexpected response type", describe("tools/call", Some(name))))),
             }
         } else {
-            Box::pin(self.call_in_rounds(params, timeout, progress)).await?
+            match Box::pin(self.call_in_rounds(params, timeout, progress, true)).await? {
+                Settled::Done(result) => result,
+                Settled::Task(_) => return Err(Error::Protocol(format!("{}: a task was not followed", describe("tools/call", Some(name))))),
+            }
         };
         let result = R::from_result(result).map_err(|e| Error::Protocol(format!("{}: {e}", describe("tools/call", Some(name)))))?;
         self.checked(name, result)
@@ -776,8 +788,9 @@ impl Connection {
     }
 
     /// A 2026-07-28 call: each `input_required` answer is answered by the handlers and the call
-    /// sent again, all within the call's time limit.
-    async fn call_in_rounds(&self, mut params: CallToolRequestParams, timeout: Option<Duration>, progress: Option<ProgressSink>) -> Result<CallToolResult> {
+    /// sent again, all within the call's time limit. A call the server makes a task is followed
+    /// to its end, or (`follow` false) handed back as the task.
+    async fn call_in_rounds(&self, mut params: CallToolRequestParams, timeout: Option<Duration>, progress: Option<ProgressSink>, follow: bool) -> Result<Settled> {
         let name = params.name.clone();
         let limit = timeout.unwrap_or(self.options.request_timeout);
         let deadline = tokio::time::Instant::now() + limit;
@@ -786,14 +799,19 @@ impl Connection {
         for _ in 0..mrtr::MAX_ROUNDS {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.call_once(params.clone(), Some(left), progress.clone()).await {
-                Ok(CallToolResponse::Complete(result)) => return Ok(result),
+                Ok(CallToolResponse::Complete(result)) => return Ok(Settled::Done(result)),
                 Ok(CallToolResponse::InputRequired(input)) => {
                     let answered = tokio::time::timeout_at(deadline, rounds.answer(&self.handler, &self.peer, input)).await.map_err(|_| timed_out())?;
                     let (responses, state) = answered.map_err(|e| Error::Protocol(format!("{}: {e}", describe("tools/call", Some(&name)))))?;
                     params.input_responses = responses;
                     params.request_state = state;
                 }
-                Ok(_) => return Err(Error::Protocol(format!("{}: the server made the call a task, which this client does not run", describe("tools/call", Some(&name))))),
+                Ok(CallToolResponse::Task(created)) if follow => {
+                    let label = describe("tools/call", Some(&name));
+                    return Box::pin(self.follow_task(label, created.task, deadline, limit, true)).await.map(Settled::Done);
+                }
+                Ok(CallToolResponse::Task(created)) => return Ok(Settled::Task(created.task)),
+                Ok(_) => return Err(Error::Protocol(format!("{}: unexpected response type", describe("tools/call", Some(&name))))),
                 Err(Error::Timeout { .. }) => return Err(timed_out()),
                 Err(e) => return Err(e),
             }
@@ -1020,7 +1038,12 @@ impl Drop for Connection {
 }
 
 fn server_error(operation: String, data: rmcp::ErrorData) -> Error {
-    Error::Server { operation, code: data.code.0, message: data.message.into_owned(), data: data.data }
+    let mut message = data.message.into_owned();
+    // -32021, "missing required client capability": in a session the tasks extension (2026 only) cannot be declared.
+    if data.code.0 == -32021 && message.contains(rmcp::model::TASKS_EXTENSION_ID) {
+        message.push_str(" (mcpfleet declares the tasks extension with protocol 2026-07-28: connect with protocol=\"latest\" or \"2026-07-28\")");
+    }
+    Error::Server { operation, code: data.code.0, message, data: data.data }
 }
 
 /// A 401/403 anywhere in the error's source chain.

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use rmcp::model::{
-    ClientResult, DEFAULT_MRTR_MAX_ROUNDS, InputRequest, InputRequiredResult, InputResponses, NumberOrString, ServerRequest,
+    ClientResult, DEFAULT_MRTR_MAX_ROUNDS, InputRequest, InputRequests, InputRequiredResult, InputResponses, NumberOrString, ServerRequest,
 };
 use rmcp::service::{RequestContext, Service, ServiceError};
 use rmcp::{ErrorData, Peer, RoleClient};
@@ -43,9 +43,14 @@ impl Rounds {
             return Ok((None, result.request_state));
         }
         self.state_only = 0;
-        let answers = futures::future::try_join_all(requests.into_iter().map(|(key, request)| answer_one(handler, peer, key, request))).await?;
-        Ok((Some(answers.into_iter().collect()), result.request_state))
+        Ok((Some(answer_all(handler, peer, requests).await?), result.request_state))
     }
+}
+
+/// The handlers' answers to a server's input requests, all asked at once.
+pub async fn answer_all(handler: &Handler, peer: &Peer<RoleClient>, requests: InputRequests) -> Result<InputResponses, ServiceError> {
+    let answers = futures::future::try_join_all(requests.into_iter().map(|(key, request)| answer_one(handler, peer, key, request))).await?;
+    Ok(answers.into_iter().collect())
 }
 
 async fn answer_one(handler: &Handler, peer: &Peer<RoleClient>, key: String, request: InputRequest) -> Result<(String, serde_json::Value), ServiceError> {

@@ -7,10 +7,15 @@
 //! A tool that requires a task says so in a field rmcp does not keep (`execution`); a call to
 //! it without one fails with "requires task augmentation", and the call is then made as a task,
 //! as are later calls to that tool.
+//!
+//! Protocol 2026-07-28 has tasks as an extension (SEP-2663), which rmcp models: a client that
+//! declares it may get a task instead of a result from any `tools/call`; it polls `tasks/get`,
+//! answers the task's input requests with `tasks/update`, and ends it with `tasks/cancel`.
+//! There is no `tasks/result`: the last `tasks/get` carries the result.
 
 use std::time::Duration;
 
-use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::model::{CallToolResult, CancelTaskParams, GetTaskParams, JsonObject, TaskPayload, UpdateTaskParams};
 use serde::{Deserialize, Serialize};
 
 use super::{Connection, describe};
@@ -53,6 +58,21 @@ pub struct Task {
     /// Milliseconds the server suggests between polls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_interval: Option<u64>,
+}
+
+impl From<&rmcp::model::Task> for Task {
+    fn from(task: &rmcp::model::Task) -> Self {
+        let status = serde_json::to_value(task.status).ok().and_then(|s| s.as_str().map(str::to_owned)).unwrap_or_default();
+        Self {
+            task_id: task.task_id.clone(),
+            status,
+            status_message: task.status_message.clone(),
+            created_at: Some(task.created_at.clone()),
+            last_updated_at: Some(task.last_updated_at.clone()),
+            ttl: task.ttl_ms,
+            poll_interval: task.poll_interval_ms,
+        }
+    }
 }
 
 impl Task {
@@ -114,13 +134,110 @@ impl Drop for CancelOnDrop<'_> {
         let (peer, direct) = (self.connection.peer.clone(), self.connection.raw_path());
         if let Some(send) = direct {
             runtime.spawn(send.cancel_task(peer, task_id));
+        } else if self.connection.speaks_tasks_extension() {
+            runtime.spawn(async move {
+                let cancel = peer.cancel_task(CancelTaskParams::new(task_id));
+                if let Err(e) = tokio::time::timeout(Duration::from_secs(5), cancel).await.unwrap_or(Err(rmcp::service::ServiceError::Timeout { timeout: Duration::from_secs(5) })) {
+                    tracing::debug!("tasks/cancel failed: {e}");
+                }
+            });
         }
     }
 }
 
+/// The first poll comes this soon; the pause then doubles up to the server's interval.
+const FIRST_POLL: Duration = Duration::from_millis(20);
+/// The longest pause between polls when the server suggests none.
+const DEFAULT_POLL_CEILING: Duration = Duration::from_secs(2);
+/// A task that asks more questions than this is given up.
+const MAX_TASK_QUESTIONS: usize = 1024;
+
+fn poll_ceiling(suggested_ms: Option<u64>) -> Duration {
+    match suggested_ms {
+        Some(ms) if ms > 0 => Duration::from_millis(ms).max(FIRST_POLL),
+        _ => DEFAULT_POLL_CEILING,
+    }
+}
+
 impl Connection {
+    /// A 2026-07-28 connection that declared the tasks extension.
+    pub(crate) fn speaks_tasks_extension(&self) -> bool {
+        !self.info.protocol_version.has_initialize()
+    }
+
+    /// Follows a task the server made of a call (SEP-2663) to its end: polls it, with a pause
+    /// that grows from 20 ms to the server's suggested interval; answers its input requests
+    /// with the handlers (each once); cancels it if the caller gives up or time runs out.
+    pub(crate) async fn follow_task(&self, label: String, task: rmcp::model::Task, deadline: tokio::time::Instant, limit: Duration, cancel_on_give_up: bool) -> Result<CallToolResult> {
+        let what = || label.clone();
+        let timed_out = || Error::Timeout {
+            operation: what(),
+            timeout: limit,
+            detail: Some(format!("task {}{}", task.task_id, if cancel_on_give_up { " was cancelled" } else { " goes on at the server" })),
+        };
+        let mut guard = CancelOnDrop { connection: self, task_id: cancel_on_give_up.then(|| task.task_id.clone()) };
+        let mut answered = std::collections::HashSet::new();
+        let mut ceiling = poll_ceiling(task.poll_interval_ms);
+        let mut pause = FIRST_POLL;
+        loop {
+            let wake = (tokio::time::Instant::now() + pause).min(deadline);
+            tokio::time::sleep_until(wake).await;
+            if wake >= deadline {
+                return Err(timed_out());
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let params = GetTaskParams::new(task.task_id.clone());
+            let got = self.request("tasks/get", Some(&task.task_id), Some(left), || self.peer.get_task(params)).await.map_err(|e| match e {
+                Error::Timeout { .. } => timed_out(),
+                e => e,
+            })?;
+            let detailed = got.task;
+            ceiling = poll_ceiling(detailed.task.poll_interval_ms.or(Some(ceiling.as_millis() as u64)));
+            pause = (pause * 2).min(ceiling);
+            match detailed.payload {
+                TaskPayload::Completed { result } => {
+                    guard.task_id = None;
+                    return serde_json::from_value(serde_json::Value::Object(result))
+                        .map_err(|e| Error::Protocol(format!("{}: the task's result could not be read: {e}", what())));
+                }
+                TaskPayload::Failed { error } => {
+                    guard.task_id = None;
+                    let data = serde_json::from_value::<rmcp::ErrorData>(serde_json::Value::Object(error))
+                        .unwrap_or_else(|e| rmcp::ErrorData::internal_error(format!("the task failed with an error that could not be read: {e}"), None));
+                    return Err(super::server_error(what(), data));
+                }
+                TaskPayload::Cancelled => {
+                    guard.task_id = None;
+                    return Err(Error::Protocol(format!("{}: the server cancelled task {}", what(), task.task_id)));
+                }
+                TaskPayload::InputRequired { input_requests } => {
+                    let fresh: rmcp::model::InputRequests = input_requests.into_iter().filter(|(key, _)| !answered.contains(key)).collect();
+                    if fresh.is_empty() {
+                        continue;
+                    }
+                    if answered.len() + fresh.len() > MAX_TASK_QUESTIONS {
+                        return Err(Error::Protocol(format!("{}: task {} asked more than {MAX_TASK_QUESTIONS} questions", what(), task.task_id)));
+                    }
+                    answered.extend(fresh.keys().cloned());
+                    let answers = tokio::time::timeout_at(deadline, super::mrtr::answer_all(&self.handler, &self.peer, fresh))
+                        .await
+                        .map_err(|_| timed_out())?
+                        .map_err(|e| Error::Protocol(format!("{}: {e}", what())))?;
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    let params = UpdateTaskParams::new(task.task_id.clone(), answers);
+                    self.request("tasks/update", Some(&task.task_id), Some(left), || self.peer.update_task(params)).await?;
+                    pause = FIRST_POLL;
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Starts `name` as a task and returns it at once.
     pub async fn start_task(&self, name: &str, arguments: Option<&JsonObject>, ttl: Option<Duration>, meta: Option<&JsonObject>, timeout: Option<Duration>) -> Result<Task> {
+        if self.speaks_tasks_extension() {
+            return Box::pin(self.start_modern_task(name, arguments, meta, timeout)).await;
+        }
         let params = StartParams { name, arguments, task: TaskParams { ttl: ttl.map(|t| t.as_millis() as u64) }, meta };
         let created: serde_json::Value = self.raw_request("tools/call", Some(name), params, timeout).await?;
         match serde_json::from_value::<Created>(created) {
@@ -132,16 +249,48 @@ impl Connection {
         }
     }
 
+    /// 2026-07-28: the server decides whether a call becomes a task; questions it asks before
+    /// deciding are answered as in any call.
+    async fn start_modern_task(&self, name: &str, arguments: Option<&JsonObject>, meta: Option<&JsonObject>, timeout: Option<Duration>) -> Result<Task> {
+        let mut params = rmcp::model::CallToolRequestParams::new(name.to_owned());
+        params.arguments = arguments.cloned();
+        params.meta = meta.map(|m| rmcp::model::RequestMetaObject(rmcp::model::MetaObject(m.clone())));
+        match self.call_in_rounds(params, timeout, None, false).await? {
+            super::Settled::Task(task) => Ok(Task::from(&task)),
+            super::Settled::Done(_) => Err(Error::Protocol(format!(
+                "{}: the server did not start a task (it ran the call at once)",
+                describe("tools/call", Some(name))
+            ))),
+        }
+    }
+
     pub async fn get_task(&self, task_id: &str, timeout: Option<Duration>) -> Result<Task> {
+        if self.speaks_tasks_extension() {
+            let params = GetTaskParams::new(task_id);
+            let got = self.request("tasks/get", Some(task_id), timeout, || self.peer.get_task(params)).await?;
+            return Ok(Task::from(&got.task.task));
+        }
         self.raw_request("tasks/get", Some(task_id), TaskId { task_id }, timeout).await
     }
 
     /// Waits for the task's result (the server's questions on the way go to the handlers).
     pub async fn task_result(&self, task_id: &str, timeout: Option<Duration>) -> Result<CallToolResult> {
+        if self.speaks_tasks_extension() {
+            let limit = timeout.unwrap_or(self.options.request_timeout);
+            let deadline = tokio::time::Instant::now() + limit;
+            let params = GetTaskParams::new(task_id);
+            let got = self.request("tasks/get", Some(task_id), Some(limit), || self.peer.get_task(params)).await?;
+            return Box::pin(self.follow_task(describe("tasks/get", Some(task_id)), got.task.task, deadline, limit, false)).await;
+        }
         self.raw_request("tasks/result", Some(task_id), TaskId { task_id }, timeout).await
     }
 
     pub async fn cancel_task(&self, task_id: &str, timeout: Option<Duration>) -> Result<Task> {
+        if self.speaks_tasks_extension() {
+            let params = CancelTaskParams::new(task_id);
+            self.request("tasks/cancel", Some(task_id), timeout, || self.peer.cancel_task(params)).await?;
+            return self.get_task(task_id, timeout).await;
+        }
         self.raw_request("tasks/cancel", Some(task_id), TaskId { task_id }, timeout).await
     }
 
