@@ -35,11 +35,20 @@ async def test_a_client_declares_exactly_the_capabilities_it_has_handlers_for(ma
         assert json.loads((await client.call_tool("client_capabilities")).text) == {}
     async with make_client(elicitation_handler=lambda r: None, roots=["/srv"]) as client:
         declared = json.loads((await client.call_tool("client_capabilities")).text)
-        assert set(declared) == {"elicitation", "roots"}
+        assert set(declared) == {"elicitation", "roots", "tasks"}
         assert set(declared["elicitation"]) == {"form", "url"}
         assert declared["roots"] == {"listChanged": True}
+        # 2025-11-25: the answers of the handlers it has can run as tasks.
+        assert declared["tasks"] == {"list": {}, "cancel": {}, "requests": {"elicitation": {"create": {}}}}
     async with make_client(sampling_handler=lambda r: "ok", log_handler=lambda m: None) as client:
-        assert set(json.loads((await client.call_tool("client_capabilities")).text)) == {"sampling"}
+        declared = json.loads((await client.call_tool("client_capabilities")).text)
+        assert set(declared) == {"sampling", "tasks"}
+        assert declared["tasks"]["requests"] == {"sampling": {"createMessage": {}}}
+    async with make_client(roots=["/srv"], protocol="2025-06-18") as client:
+        # Before 2025-11-25 there are no tasks.
+        assert set(json.loads((await client.call_tool("client_capabilities")).text)) == {"roots"}
+    async with make_client(elicitation_handler=lambda r: None, protocol="2025-06-18") as client:
+        assert set(json.loads((await client.call_tool("client_capabilities")).text)) == {"elicitation"}
 
 
 async def test_form_elicitation_is_answered_by_an_async_handler_and_defaults_fill_the_rest(make_client):
@@ -317,3 +326,35 @@ async def test_meta_reaches_the_server_through_a_fleet_and_its_gateway():
             assert seen["meta"] == TRACE and seen["progressToken"] != "p-7", seen
             read = await client.read_resource("test://request-meta/ü", meta=TRACE)
             assert json.loads(read.to_dict()["contents"][0]["text"])["meta"] == TRACE
+
+
+async def test_answers_run_as_tasks_when_the_server_asks(make_client):
+    """2025-11-25: an elicitation sent with `task` is answered at once with the task; the
+    handler's answer comes by tasks/result; tasks/list, tasks/get and tasks/cancel work."""
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow_answer(request):
+        started.set()
+        await release.wait()
+        return {"name": "Ada ✓"}
+
+    async with make_client(elicitation_handler=slow_answer) as client:
+        call = asyncio.ensure_future(client.call_tool("ask_as_a_task", {}))
+        await asyncio.wait_for(started.wait(), 10)
+        assert not call.done()  # the server waits in tasks/result while the handler runs
+        release.set()
+        seen = json.loads((await call).text)
+        task_id = seen["created"]["taskId"]
+        assert seen["created"]["status"] == "working" and seen["created"]["ttl"] == 60000, seen
+        assert seen["listed"] == [task_id]
+        assert seen["result"]["action"] == "accept" and seen["result"]["content"] == {"name": "Ada ✓"}
+        assert seen["result"]["_meta"]["io.modelcontextprotocol/related-task"] == {"taskId": task_id}
+        assert seen["status"] == "completed"
+        assert "no task" in seen["unknown"]
+
+        release.clear()
+        started.clear()
+        seen = json.loads((await client.call_tool("ask_as_a_task", {"cancel": True})).text)
+        assert seen["cancelled"]["status"] == "cancelled" and seen["status"] == "cancelled", seen
+        assert "was cancelled" in seen["tasks/result"] and "already ended" in seen["tasks/cancel"], seen

@@ -67,7 +67,8 @@ def handlers(seen: dict) -> dict:
 async def exercise_requests(client: mcpfleet.MCPClientBase, seen: dict) -> None:
     """The tools that ask the client something, and progress."""
     names = {t.name for t in await client.list_tools()}
-    assert {"get-roots-list", "trigger-elicitation-request", "trigger-url-elicitation", "trigger-sampling-request"} <= names, names
+    assert {"get-roots-list", "trigger-elicitation-request", "trigger-url-elicitation", "trigger-sampling-request",
+            "trigger-elicitation-request-async", "trigger-sampling-request-async"} <= names, names
 
     answer = await client.call_tool("trigger-elicitation-request", {})
     assert not answer.is_error, answer.text
@@ -86,6 +87,16 @@ async def exercise_requests(client: mcpfleet.MCPClientBase, seen: dict) -> None:
 
     answer = await client.call_tool("get-roots-list", {})
     assert "file:///srv/everything%20%E2%9C%93" in answer.text, answer.text
+
+    # The "async" ones ask the client to run its answer as a task (2025-11-25), then poll it.
+    asked = len(seen["elicit"])
+    answer = await client.call_tool("trigger-elicitation-request-async", {})
+    assert answer.text.startswith("[COMPLETED] User provided the requested information!"), answer.text
+    assert "- Name: Ada Lovelace" in answer.text and '"io.modelcontextprotocol/related-task"' in answer.text, answer.text
+    assert len(seen["elicit"]) == asked + 1 and seen["elicit"][-1].message.endswith("(async task demo):")
+    answer = await client.call_tool("trigger-sampling-request-async", {"prompt": "async hi"})
+    assert answer.text.startswith("[COMPLETED] Async sampling completed!"), answer.text
+    assert "sampled: " in answer.text and "async hi ✓" in answer.text and "Task created:" in answer.text, answer.text
 
     steps = []
     answer = await client.call_tool("trigger-long-running-operation", {"duration": 0.5, "steps": 5}, progress=lambda p, t, m: steps.append((p, t)))

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    ClientConfig, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult, ElicitationAction, Implementation,
+    ClientConfig, CreateMessageRequestParams, CustomRequest, CustomResult, CreateMessageResult, ElicitRequestParams, ElicitResult, ElicitationAction, Implementation,
     ListRootsResult, LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion, ResourceUpdatedNotificationParam,
     ServerNotification,
 };
@@ -31,6 +31,8 @@ pub struct Handler {
     handshake_version: ProtocolVersion,
     /// Declares the 2026-07-28 tasks extension (SEP-2663), which this client follows.
     tasks_extension: bool,
+    /// The handlers' answers that a 2025-11-25 server asked to be run as tasks.
+    pub(crate) answer_tasks: Arc<super::answer_tasks::AnswerTasks>,
 }
 
 impl Handler {
@@ -38,6 +40,7 @@ impl Handler {
         Self {
             handshake_version,
             tasks_extension,
+            answer_tasks: Arc::default(),
             name,
             callbacks: Arc::new(callbacks),
             progress: Arc::default(),
@@ -131,6 +134,10 @@ impl ClientHandler for Handler {
             Some(roots) => answered(roots.list_roots(&self.name), &context).await,
             None => Err(not_handled("roots/list", "list of roots")),
         }
+    }
+
+    async fn on_custom_request(&self, request: CustomRequest, context: RequestContext<RoleClient>) -> Result<CustomResult, ErrorData> {
+        self.answer_tasks.clone().handle(self, request, context).await
     }
 
     async fn on_progress(&self, params: ProgressNotificationParam, _cx: NotificationContext<RoleClient>) {

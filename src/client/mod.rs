@@ -1,6 +1,7 @@
 //! One MCP client over any transport: connect (initialize), list, call, read, ping, close.
 
 pub mod callbacks;
+mod answer_tasks;
 mod handler;
 mod mrtr;
 pub mod output;
@@ -33,7 +34,7 @@ use crate::transport::stdio_direct::{InFlight, StdioDirect};
 use crate::transport::http::{parse_http_url, redact_url};
 use crate::transport::sse::{SseTransport, SseTransportError, error_chain};
 use crate::transport::stdio::{self, ChildProcess, StderrBuffer};
-use crate::transport::{TransportConfig, streamable_http};
+use crate::transport::{Declaring, TransportConfig, streamable_http};
 pub use callbacks::{ClientCallbacks, ProgressSink};
 pub use handler::{Handler, log_to_tracing};
 
@@ -339,6 +340,11 @@ impl Connection {
         // capabilities; a session's `initialize` does not name it.
         let modern = !matches!(lifecycle, ClientLifecycleMode::Initialize);
         let handler = Handler::new(options.name.as_str().into(), options.callbacks.clone(), options.protocol.handshake_version(), modern);
+        // 2025-11-25 sessions: the handlers' answers can run as tasks (a capability rmcp has no field for).
+        let extra_capabilities = (!modern && options.protocol.handshake_version() == ProtocolVersion::V_2025_11_25)
+            .then(|| answer_tasks::capability(&options.callbacks))
+            .flatten()
+            .map(Arc::new);
         let mut direct = None;
         let tools_changed = handler.tools_changed.clone();
         let others_changed = handler.others_changed.clone();
@@ -349,7 +355,7 @@ impl Connection {
                 let (child, transport) = stdio::spawn(params)?;
                 let child = Arc::new(child);
                 let outcome = tokio::select! {
-                    r = tokio::time::timeout(init_timeout, handler.clone().serve_with_lifecycle(transport, lifecycle)) => match r {
+                    r = tokio::time::timeout(init_timeout, handler.clone().serve_with_lifecycle(Declaring { inner: transport, extra: extra_capabilities }, lifecycle)) => match r {
                         Ok(Ok(service)) => Ok(service),
                         Ok(Err(e)) => {
                             let probe = failed(&e);
@@ -373,7 +379,7 @@ impl Connection {
             }
             TransportConfig::StreamableHttp { url, options: http } => {
                 let parsed = parse_http_url(url).map_err(Attempt::Settled)?;
-                let (transport, direct_post) = streamable_http::transport(&parsed, http).map_err(Attempt::Settled)?;
+                let (transport, direct_post) = streamable_http::transport(&parsed, http, extra_capabilities).map_err(Attempt::Settled)?;
                 direct = Some(Arc::new(direct_post));
                 let service = tokio::time::timeout(init_timeout, handler.clone().serve_with_lifecycle(transport, lifecycle))
                     .await
@@ -384,6 +390,7 @@ impl Connection {
             TransportConfig::Sse { url, options: http } => {
                 let parsed = parse_http_url(url).map_err(Attempt::Settled)?;
                 let transport = SseTransport::connect(&parsed, http, init_timeout).await.map_err(Attempt::Settled)?;
+                let transport = Declaring { inner: transport, extra: extra_capabilities };
                 let service = tokio::time::timeout(init_timeout, handler.clone().serve_with_lifecycle(transport, lifecycle))
                     .await
                     .map_err(|_| Attempt::Settled(init_timeout_error(&redact_url(url), init_timeout)))?

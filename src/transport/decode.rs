@@ -9,8 +9,8 @@
 use std::collections::HashSet;
 
 use rmcp::model::{
-    CallToolResult, ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorCode, ErrorData, JsonRpcError, JsonRpcMessage,
-    JsonRpcResponse, JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage, ServerResult,
+    CallToolResult, ClientJsonRpcMessage, ClientNotification, ClientRequest, CustomRequest, ErrorCode, ErrorData, JsonRpcError, JsonRpcMessage,
+    JsonRpcResponse, JsonRpcVersion2_0, RequestId, ServerJsonRpcMessage, ServerRequest, ServerResult,
 };
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -79,7 +79,7 @@ impl MessageDecoder {
                 return Ok(Some(message));
             }
         }
-        let message = serde_json::from_slice::<ServerJsonRpcMessage>(line)?;
+        let message = keep_task_augmentation(line, serde_json::from_slice::<ServerJsonRpcMessage>(line)?);
         let id = match &message {
             JsonRpcMessage::Response(r) => Some(&r.id),
             JsonRpcMessage::Error(e) => e.id.as_ref(),
@@ -130,6 +130,29 @@ impl MessageDecoder {
         self.pending.remove(&id);
         Some(JsonRpcMessage::Response(JsonRpcResponse { jsonrpc: JsonRpcVersion2_0, id, result: ServerResult::CallToolResult(result) }))
     }
+}
+
+/// A server's request that it wants run as a task (2025-11-25: `elicitation/create` or
+/// `sampling/createMessage` with `task` in its params) as a request of rmcp's "custom" kind, so
+/// the client's handler sees the `task` that rmcp's own types drop.
+pub(crate) fn keep_task_augmentation(line: &[u8], message: ServerJsonRpcMessage) -> ServerJsonRpcMessage {
+    #[derive(Deserialize)]
+    struct Probe {
+        method: String,
+        params: Option<serde_json::Value>,
+    }
+    let JsonRpcMessage::Request(request) = &message else { return message };
+    let asks = matches!(request.request, ServerRequest::ElicitRequest(_) | ServerRequest::CreateMessageRequest(_));
+    if !asks || !line.windows(6).any(|w| w == b"\"task\"") {
+        return message;
+    }
+    let Ok(probe) = serde_json::from_slice::<Probe>(line) else { return message };
+    if !probe.params.as_ref().and_then(|p| p.get("task")).is_some_and(serde_json::Value::is_object) {
+        return message;
+    }
+    let JsonRpcMessage::Request(mut request) = message else { return message };
+    request.request = ServerRequest::CustomRequest(CustomRequest::new(probe.method, probe.params));
+    JsonRpcMessage::Request(request)
 }
 
 /// Why a reply could not be read, in words a user can act on.
@@ -209,6 +232,37 @@ mod tests {
     fn sent_call(decoder: &mut MessageDecoder, id: i64) {
         let request = ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(CallToolRequestParams::new("echo")));
         decoder.note_sent(&JsonRpcMessage::Request(JsonRpcRequest::new(NumberOrString::Number(id), request)));
+    }
+
+    #[test]
+    fn a_request_run_as_a_task_keeps_its_task() {
+        let mut decoder = MessageDecoder::default();
+        let line = br#"{"jsonrpc":"2.0","id":3,"method":"elicitation/create","params":{"task":{"ttl":600000},"message":"name?","requestedSchema":{"type":"object","properties":{}}}}"#;
+        let Some(JsonRpcMessage::Request(request)) = decoder.decode(line).unwrap() else { panic!("not a request") };
+        let ServerRequest::CustomRequest(custom) = request.request else { panic!("not kept as a custom request") };
+        assert_eq!(custom.method, "elicitation/create");
+        assert_eq!(custom.params.unwrap()["task"]["ttl"], 600000);
+        // Without `task` (or with "task" only inside the message), it is an elicitation as ever.
+        let plain = br#"{"jsonrpc":"2.0","id":4,"method":"elicitation/create","params":{"message":"the \"task\" ahead","requestedSchema":{"type":"object","properties":{}}}}"#;
+        let Some(JsonRpcMessage::Request(request)) = decoder.decode(plain).unwrap() else { panic!("not a request") };
+        assert!(matches!(request.request, ServerRequest::ElicitRequest(_)));
+    }
+
+    #[test]
+    fn initialize_declares_what_rmcp_has_no_field_for() {
+        use rmcp::model::{ClientCapabilities, Implementation, InitializeRequest, InitializeRequestParams};
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.elicitation = Some(Default::default());
+        let params = InitializeRequestParams::new(capabilities, Implementation::new("t", "1"));
+        let message = ClientJsonRpcMessage::request(ClientRequest::InitializeRequest(InitializeRequest::new(params)), RequestId::Number(0));
+        let extra = serde_json::json!({"tasks": {"requests": {"elicitation": {"create": {}}}}});
+        let sent = crate::transport::with_extra_capabilities(message, extra.as_object());
+        let wire = serde_json::to_value(&sent).unwrap();
+        assert_eq!(wire["method"], "initialize");
+        assert_eq!(wire["id"], 0);
+        assert!(wire["params"]["capabilities"]["elicitation"].is_object());
+        assert_eq!(wire["params"]["capabilities"]["tasks"], extra["tasks"]);
+        assert_eq!(wire["params"]["clientInfo"]["name"], "t");
     }
 
     #[test]

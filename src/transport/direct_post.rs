@@ -417,7 +417,7 @@ impl DirectPost {
                 _ => Err(DirectFailure::Protocol("the server's reply has neither a result nor an error".into())),
             });
         }
-        match serde_json::from_slice::<ServerJsonRpcMessage>(data) {
+        match serde_json::from_slice::<ServerJsonRpcMessage>(data).map(|m| super::decode::keep_task_augmentation(data, m)) {
             Ok(JsonRpcMessage::Notification(n)) => handler.notified(n.notification),
             Ok(JsonRpcMessage::Request(r)) => {
                 let context = RequestContext::new(r.id.clone(), peer.clone());

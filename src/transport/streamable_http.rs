@@ -25,9 +25,14 @@ use crate::error::Result;
 const MAX_RECONNECTS: usize = 5;
 
 /// rmcp's transport, and the way for calls around it, sharing one connection pool and session.
-pub fn transport(url: &url::Url, options: &HttpOptions) -> Result<(StreamableHttpClientTransport<AuthorizedClient>, DirectPost)> {
+/// `extra_capabilities`: declared in `initialize` besides rmcp's (see [`super::with_extra_capabilities`]).
+pub fn transport(
+    url: &url::Url,
+    options: &HttpOptions,
+    extra_capabilities: Option<Arc<rmcp::model::JsonObject>>,
+) -> Result<(StreamableHttpClientTransport<AuthorizedClient>, DirectPost)> {
     let session = SessionSeen::default();
-    let client = AuthorizedClient { http: options.build_client()?, tokens: options.tokens.clone(), session: session.clone() };
+    let client = AuthorizedClient { http: options.build_client()?, tokens: options.tokens.clone(), session: session.clone(), extra_capabilities };
     let direct = DirectPost::new(client.http.clone(), url.clone(), options.tokens.clone(), session, options.connect_timeout);
     let headers: HashMap<_, _> = options.header_map()?.into_iter().filter_map(|(k, v)| Some((k?, v))).collect();
     let mut retry = ExponentialBackoff::default();
@@ -48,6 +53,7 @@ pub struct AuthorizedClient {
     tokens: Option<Tokens>,
     /// The session rmcp holds, for [`DirectPost`].
     session: SessionSeen,
+    extra_capabilities: Option<Arc<rmcp::model::JsonObject>>,
 }
 
 type HttpError = StreamableHttpError<reqwest::Error>;
@@ -133,10 +139,11 @@ impl StreamableHttpClient for AuthorizedClient {
                 self.session.record(id, &headers);
             }
         }
+        let in_session = !super::is_initialize(&message);
+        let message = super::with_extra_capabilities(message, self.extra_capabilities.as_deref());
         if self.tokens.is_none() {
             return self.http.post_message_with_response_limits(uri, message, session_id, auth, headers, limits).await;
         }
-        let in_session = !super::is_initialize(&message);
         // Kept for a possible second attempt after a refusal.
         self.with_token(auth, in_session, |token| {
             self.http.post_message_with_response_limits(uri.clone(), message.clone(), session_id.clone(), token, headers.clone(), limits.clone())
