@@ -358,3 +358,34 @@ async def test_answers_run_as_tasks_when_the_server_asks(make_client):
         seen = json.loads((await client.call_tool("ask_as_a_task", {"cancel": True})).text)
         assert seen["cancelled"]["status"] == "cancelled" and seen["status"] == "cancelled", seen
         assert "was cancelled" in seen["tasks/result"] and "already ended" in seen["tasks/cancel"], seen
+
+
+async def test_meta_goes_with_every_request(make_client):
+    """`meta=` on every client request reaches the server as the request's `_meta` (the SDK
+    server's middleware keeps it), e.g. a trace context."""
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+    def meta(tag: str) -> dict:
+        return {"tag": tag, "traceparent": trace}
+
+    async with make_client() as client:
+        await client.list_tools(meta=meta("tools ✓"))
+        await client.list_prompts(meta=meta("prompts"))
+        await client.list_resources(meta=meta("resources"))
+        await client.list_resource_templates(meta=meta("templates"))
+        await client.ping(meta=meta("ping"))
+        await client.set_logging_level("info", meta=meta("level"))
+        await client.subscribe("test://greeting", meta=meta("subscribe"))
+        await client.unsubscribe("test://greeting", meta=meta("unsubscribe"))
+        await client.complete({"type": "ref/resource", "uri": "test://items/{item}"}, {"name": "item", "value": "ap"}, meta=meta("complete"))
+        await client.read_resource("test://greeting", meta=meta("read"))
+        await client.list_tools()  # no meta: nothing recorded
+        seen = json.loads((await client.call_tool("seen_meta", meta=meta("call"))).text)
+        assert seen == {
+            "tools/list": "tools ✓", "prompts/list": "prompts", "resources/list": "resources",
+            "resources/templates/list": "templates", "ping": "ping", "logging/setLevel": "level",
+            "resources/subscribe": "subscribe", "resources/unsubscribe": "unsubscribe",
+            "completion/complete": "complete", "resources/read": "read", "tools/call": "call",
+        }
+        with pytest.raises(TypeError):
+            await client.list_tools(meta="not a dict")

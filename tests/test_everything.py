@@ -134,7 +134,12 @@ async def test_the_tools_that_ask_the_client_over_streamable_http(everything_htt
 async def exercise_tasks(client: mcpfleet.MCPClientBase, seen: dict) -> None:
     """simulate-research-query runs only as a task (2025-11-25): `call_tool` runs it as one, the
     server's question on the way goes to the handler, and the task API shows and cancels tasks."""
-    assert "simulate-research-query" in {t.name for t in await client.list_tools()}
+    tools = {t.name: t for t in await client.list_tools()}
+    # What rmcp's type drops: listed around it, so the tool is called as a task at once.
+    assert tools["simulate-research-query"].execution == {"taskSupport": "required"}
+    assert tools["echo"].execution == {"taskSupport": "forbidden"}
+    assert tools["simulate-research-query"].to_dict()["execution"] == {"taskSupport": "required"}
+    assert tools["simulate-research-query"].to_mcp().execution.task_support == "required"
     answer = await client.call_tool("simulate-research-query", {"topic": "python", "ambiguous": True})
     assert not answer.is_error, answer.text
     assert "# Research Report: python (snake)" in answer.text and "Stage 4: Generating report ✓" in answer.text, answer.text
@@ -185,6 +190,9 @@ async def test_a_task_tool_through_the_fleet_and_its_gateway(mode):
         missing("npm install has not been run")
     servers = [{"name": "everything", "command": node(), "args": [str(EVERYTHING), "stdio"], "autoStart": True, "toolPrefix": "ev"}]
     async with mcpfleet.Adapter(servers) as fleet:
+        listed = {t.name: t for t in fleet.get_tools()}
+        assert listed["ev_simulate-research-query"].execution == {"taskSupport": "required"}
+        assert listed["ev_simulate-research-query"].to_dict()["execution"] == {"taskSupport": "required"}
         result = await fleet.execute_tool("ev_simulate-research-query", {"topic": "fleets"})
         assert "# Research Report: fleets" in result.text, result.text
         task = await fleet.start_task("ev_simulate-research-query", {"topic": "the fleet's own task"})
@@ -195,5 +203,8 @@ async def test_a_task_tool_through_the_fleet_and_its_gateway(mode):
         with pytest.raises(mcpfleet.ServerNotFoundError, match="did you mean"):
             await fleet.get_task("everythin", task["taskId"])
         async with await fleet.serve_http() as front, Client(front.url, mode=mode) as client:
+            # The gateway runs the task itself: its clients see a plain tool.
+            served = {t.name: t for t in (await client.list_tools()).tools}
+            assert served["ev_simulate-research-query"].execution is None
             answer = await client.call_tool("ev_simulate-research-query", {"topic": "gateways"})
             assert not answer.is_error and "# Research Report: gateways" in answer.content[0].text

@@ -132,7 +132,7 @@ class MCPClientBase:
     async def close(self) -> None: ...
     async def __aenter__(self) -> MCPClientBase: ...
     async def __aexit__(self, *exc_info: object) -> bool: ...
-    async def list_tools(self, *, timeout: float | None = None) -> list[Tool]: ...
+    async def list_tools(self, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> list[Tool]: ...
     async def call_tool(
         self,
         name: str,
@@ -145,12 +145,15 @@ class MCPClientBase:
         """``meta`` goes to the server as the request's ``_meta`` (trace context, your own keys).
         ``progress`` (sync or async) is called with (progress, total, message) for each of the
         server's progress notifications about this call."""
-    async def subscribe(self, uri: str, on_update: Callable[[str], Any] | None = None, *, timeout: float | None = None) -> None:
+    async def subscribe(
+        self, uri: str, on_update: Callable[[str], Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None
+    ) -> None:
         """``resources/subscribe``; ``on_update(uri)`` (sync or async) is called for each
         ``notifications/resources/updated`` about ``uri``."""
-    async def unsubscribe(self, uri: str, *, timeout: float | None = None) -> None: ...
+    async def unsubscribe(self, uri: str, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> None: ...
     async def complete(
-        self, ref: Any, argument: dict[str, str], *, context_arguments: dict[str, str] | None = None, timeout: float | None = None
+        self, ref: Any, argument: dict[str, str], *, context_arguments: dict[str, str] | None = None, timeout: float | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Values for an argument of a prompt (``{"type": "ref/prompt", "name": ...}``) or a
         resource template (``{"type": "ref/resource", "uri": ...}``; SDK models too);
@@ -175,18 +178,18 @@ class MCPClientBase:
         """Cancels the task (``tasks/cancel``); returns it as the server left it."""
     async def set_roots(self, roots: Iterable[Root]) -> None:
         """Replaces the roots given as ``roots=`` and tells the server (``roots/list_changed``)."""
-    async def list_resources(self, *, timeout: float | None = None) -> list[Resource]: ...
-    async def list_resource_templates(self, *, timeout: float | None = None) -> list[ResourceTemplate]: ...
+    async def list_resources(self, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> list[Resource]: ...
+    async def list_resource_templates(self, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> list[ResourceTemplate]: ...
     async def read_resource(
         self, uri: str, *, timeout: float | None = None, meta: dict[str, Any] | None = None, progress: ProgressCallback | None = None
     ) -> ReadResourceResult: ...
-    async def list_prompts(self, *, timeout: float | None = None) -> list[Prompt]: ...
+    async def list_prompts(self, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> list[Prompt]: ...
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None,
         progress: ProgressCallback | None = None,
     ) -> GetPromptResult: ...
-    async def ping(self, *, timeout: float | None = None) -> None: ...
-    async def set_logging_level(self, level: str, *, timeout: float | None = None) -> None:
+    async def ping(self, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> None: ...
+    async def set_logging_level(self, level: str, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> None:
         """Asks the server to send log messages at ``level`` ("debug", "info", "notice",
         "warning", "error", "critical", "alert", "emergency") and above; they arrive on the
         ``mcpfleet.server`` logger. ``ConfigError`` for another level; a server that does not
@@ -463,6 +466,10 @@ class Tool:
     @property
     def icons(self) -> list[dict[str, Any]] | None:
         """Icons for the tool (each a dict: ``src``, ``mimeType``, ``sizes``, ``theme``)."""
+    @property
+    def execution(self) -> dict[str, Any] | None:
+        """What the tool says about tasks (protocol 2025-11-25, stdio and streamable-HTTP
+        sessions), e.g. ``{"taskSupport": "required"}``."""
 
 Content = TextContent | ImageContent | AudioContent | EmbeddedResource | ResourceLink
 
@@ -757,6 +764,10 @@ class ToolMetadata:
     @property
     def meta(self) -> dict[str, Any] | None:
         """The tool's ``_meta`` as the server gave it."""
+    @property
+    def execution(self) -> dict[str, Any] | None:
+        """What the tool says about tasks (protocol 2025-11-25), e.g. ``{"taskSupport":
+        "required"}``; ``execute_tool`` runs a tool that requires a task as one."""
 
 @final
 class GatewayServer:

@@ -43,8 +43,8 @@ class _Client:
     def initialize(self) -> _core.ServerInfo:
         return _call(self._async.initialize)
 
-    def set_logging_level(self, level: str, *, timeout: float | None = None) -> None:
-        _call(self._async.set_logging_level, level, timeout=timeout)
+    def set_logging_level(self, level: str, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> None:
+        _call(self._async.set_logging_level, level, timeout=timeout, meta=meta)
 
     def close(self) -> None:
         _call(self._async.close)
@@ -56,8 +56,8 @@ class _Client:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def list_tools(self, *, timeout: float | None = None) -> list[_core.Tool]:
-        return _call(self._async.list_tools, timeout=timeout)
+    def list_tools(self, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> list[_core.Tool]:
+        return _call(self._async.list_tools, timeout=timeout, meta=meta)
 
     def call_tool(
         self,
@@ -73,16 +73,19 @@ class _Client:
     def set_roots(self, roots: Iterable[Root]) -> None:
         _call(self._async.set_roots, roots)
 
-    def subscribe(self, uri: str, on_update: Callable[[str], Any] | None = None, *, timeout: float | None = None) -> None:
-        _call(self._async.subscribe, uri, on_update, timeout=timeout)
+    def subscribe(
+        self, uri: str, on_update: Callable[[str], Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None
+    ) -> None:
+        _call(self._async.subscribe, uri, on_update, timeout=timeout, meta=meta)
 
-    def unsubscribe(self, uri: str, *, timeout: float | None = None) -> None:
-        _call(self._async.unsubscribe, uri, timeout=timeout)
+    def unsubscribe(self, uri: str, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> None:
+        _call(self._async.unsubscribe, uri, timeout=timeout, meta=meta)
 
     def complete(
-        self, ref: Any, argument: dict[str, str], *, context_arguments: dict[str, str] | None = None, timeout: float | None = None
+        self, ref: Any, argument: dict[str, str], *, context_arguments: dict[str, str] | None = None, timeout: float | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return _call(self._async.complete, ref, argument, context_arguments=context_arguments, timeout=timeout)
+        return _call(self._async.complete, ref, argument, context_arguments=context_arguments, timeout=timeout, meta=meta)
 
     def start_task(
         self, name: str, arguments: dict[str, Any] | None = None, *, ttl: float | None = None, timeout: float | None = None,
@@ -99,19 +102,19 @@ class _Client:
     def cancel_task(self, task_id: str, *, timeout: float | None = None) -> dict[str, Any]:
         return _call(self._async.cancel_task, task_id, timeout=timeout)
 
-    def list_resources(self, *, timeout: float | None = None) -> list[_core.Resource]:
-        return _call(self._async.list_resources, timeout=timeout)
+    def list_resources(self, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> list[_core.Resource]:
+        return _call(self._async.list_resources, timeout=timeout, meta=meta)
 
-    def list_resource_templates(self, *, timeout: float | None = None) -> list[_core.ResourceTemplate]:
-        return _call(self._async.list_resource_templates, timeout=timeout)
+    def list_resource_templates(self, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> list[_core.ResourceTemplate]:
+        return _call(self._async.list_resource_templates, timeout=timeout, meta=meta)
 
     def read_resource(
         self, uri: str, *, timeout: float | None = None, meta: dict[str, Any] | None = None, progress: ProgressCallback | None = None
     ) -> _core.ReadResourceResult:
         return _call(self._async.read_resource, uri, timeout=timeout, meta=meta, progress=progress)
 
-    def list_prompts(self, *, timeout: float | None = None) -> list[_core.Prompt]:
-        return _call(self._async.list_prompts, timeout=timeout)
+    def list_prompts(self, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> list[_core.Prompt]:
+        return _call(self._async.list_prompts, timeout=timeout, meta=meta)
 
     def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, *, timeout: float | None = None, meta: dict[str, Any] | None = None,
@@ -119,8 +122,8 @@ class _Client:
     ) -> _core.GetPromptResult:
         return _call(self._async.get_prompt, name, arguments, timeout=timeout, meta=meta, progress=progress)
 
-    def ping(self, *, timeout: float | None = None) -> None:
-        _call(self._async.ping, timeout=timeout)
+    def ping(self, *, timeout: float | None = None, meta: dict[str, Any] | None = None) -> None:
+        _call(self._async.ping, timeout=timeout, meta=meta)
 
     @property
     def server_info(self) -> _core.ServerInfo | None:

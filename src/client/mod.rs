@@ -260,6 +260,8 @@ pub struct Connection {
     task_tools: tasks::TaskTools,
     /// On 2026-07-28, where a server announces list changes only on `subscriptions/listen`.
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Each tool's `execution`, as last listed.
+    executions: Mutex<Arc<std::collections::HashMap<String, JsonObject>>>,
 }
 
 impl Connection {
@@ -424,6 +426,7 @@ impl Connection {
             resource_updated,
             task_tools: tasks::TaskTools::default(),
             listener: Mutex::new(None),
+            executions: Mutex::default(),
         };
         connection.listen_for_changes();
         Ok(connection)
@@ -512,20 +515,65 @@ impl Connection {
 
     /// The lists of a feature the server did not declare are empty, without asking it (such a
     /// server answers "method not found").
-    pub async fn list_tools(&self, timeout: Option<Duration>) -> Result<Vec<Tool>> {
+    pub async fn list_tools(&self, timeout: Option<Duration>, meta: Option<&JsonObject>) -> Result<Vec<Tool>> {
         if self.info.capabilities.tools.is_none() {
             return Ok(Vec::new());
         }
-        let tools = self.list_all("tools/list", timeout, |p| async move { self.peer.list_tools(p).await.map(|r| (r.tools, r.next_cursor)) }).await?;
+        if self.info.protocol_version == ProtocolVersion::V_2025_11_25 {
+            if let Some(raw) = self.raw_path() {
+                return tokio::select! {
+                    biased;
+                    listed = Box::pin(self.list_tools_raw(raw, timeout, meta)) => listed,
+                    _ = self.ended() => Err(Box::pin(self.exited()).await),
+                };
+            }
+        }
+        let tools = self.list_all("tools/list", timeout, meta, |p| async move { self.peer.list_tools(p).await.map(|r| (r.tools, r.next_cursor)) }).await?;
         self.output_schemas.learn(&tools);
         Ok(tools)
     }
 
-    pub async fn list_resources(&self, timeout: Option<Duration>) -> Result<Vec<Resource>> {
+    /// `tools/list` around rmcp, whose `Tool` drops `execution` (2025-11-25): what each tool
+    /// says about tasks is kept, and a tool that runs only as a task is called as one at once.
+    async fn list_tools_raw(&self, raw: RawSender, timeout: Option<Duration>, meta: Option<&JsonObject>) -> Result<Vec<Tool>> {
+        let page = |params: Option<PaginatedRequestParams>| {
+            let raw = &raw;
+            async move {
+                let mut params = params.unwrap_or_default();
+                params.meta = meta.map(|m| RequestMetaObject(MetaObject(m.clone())));
+                let page: tasks::ToolsPage = raw.request(&self.peer, "tools/list", None, params, timeout).await?;
+                Ok((page.tools, page.next_cursor))
+            }
+        };
+        let listed = paginate("tools/list", page).await?;
+        let mut executions = std::collections::HashMap::new();
+        let tools: Vec<Tool> = listed
+            .into_iter()
+            .map(|listed| {
+                if let Some(execution) = listed.execution {
+                    if execution.get("taskSupport").and_then(serde_json::Value::as_str) == Some("required") {
+                        self.task_tools.insert(&listed.tool.name);
+                    }
+                    executions.insert(listed.tool.name.to_string(), execution);
+                }
+                listed.tool
+            })
+            .collect();
+        *self.executions.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(executions);
+        self.output_schemas.learn(&tools);
+        Ok(tools)
+    }
+
+    /// What the tool said about tasks when last listed (`execution`, 2025-11-25), if anything.
+    pub fn tool_execution(&self, name: &str) -> Option<JsonObject> {
+        self.executions.lock().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+    }
+
+    pub async fn list_resources(&self, timeout: Option<Duration>, meta: Option<&JsonObject>) -> Result<Vec<Resource>> {
         if self.info.capabilities.resources.is_none() {
             return Ok(Vec::new());
         }
-        self.list_all("resources/list", timeout, |p| async move {
+        self.list_all("resources/list", timeout, meta, |p| async move {
             self.peer.list_resources(p).await.map(|r| (r.resources, r.next_cursor))
         })
         .await
@@ -534,18 +582,21 @@ impl Connection {
     /// `logging/setLevel`: the server sends log messages at `level` ("debug" … "emergency") and
     /// above. Asked even when the server did not declare `logging`: many log all the same.
     #[allow(deprecated)]
-    pub async fn set_logging_level(&self, level: &str, timeout: Option<Duration>) -> Result<()> {
+    pub async fn set_logging_level(&self, level: &str, timeout: Option<Duration>, meta: Option<&JsonObject>) -> Result<()> {
         let level: LoggingLevel = serde_json::from_value(serde_json::Value::from(level.to_ascii_lowercase())).map_err(|_| {
             Error::Config(format!("unknown logging level {level:?}: expected debug, info, notice, warning, error, critical, alert or emergency"))
         })?;
+        let mut params = SetLevelRequestParams::new(level);
+        params.meta = meta.map(|m| RequestMetaObject(MetaObject(m.clone())));
         #[allow(deprecated)]
-        let fut = self.peer.set_level(SetLevelRequestParams::new(level));
+        let fut = self.peer.set_level(params);
         self.request("logging/setLevel", None, timeout, move || fut).await
     }
 
     /// `resources/subscribe`: the server then sends `notifications/resources/updated` for `uri`.
-    pub async fn subscribe(&self, uri: &str, timeout: Option<Duration>) -> Result<()> {
-        let params = rmcp::model::SubscribeRequestParams::new(uri);
+    pub async fn subscribe(&self, uri: &str, timeout: Option<Duration>, meta: Option<&JsonObject>) -> Result<()> {
+        let mut params = rmcp::model::SubscribeRequestParams::new(uri);
+        params.meta = meta.map(|m| RequestMetaObject(MetaObject(m.clone())));
         #[allow(deprecated)]
         let fut = self.peer.subscribe(params);
         self.request("resources/subscribe", Some(uri), timeout, move || fut).await
@@ -562,28 +613,29 @@ impl Connection {
         Ok(result.completion)
     }
 
-    pub async fn unsubscribe(&self, uri: &str, timeout: Option<Duration>) -> Result<()> {
-        let params = rmcp::model::UnsubscribeRequestParams::new(uri);
+    pub async fn unsubscribe(&self, uri: &str, timeout: Option<Duration>, meta: Option<&JsonObject>) -> Result<()> {
+        let mut params = rmcp::model::UnsubscribeRequestParams::new(uri);
+        params.meta = meta.map(|m| RequestMetaObject(MetaObject(m.clone())));
         #[allow(deprecated)]
         let fut = self.peer.unsubscribe(params);
         self.request("resources/unsubscribe", Some(uri), timeout, move || fut).await
     }
 
-    pub async fn list_resource_templates(&self, timeout: Option<Duration>) -> Result<Vec<ResourceTemplate>> {
+    pub async fn list_resource_templates(&self, timeout: Option<Duration>, meta: Option<&JsonObject>) -> Result<Vec<ResourceTemplate>> {
         if self.info.capabilities.resources.is_none() {
             return Ok(Vec::new());
         }
-        self.list_all("resources/templates/list", timeout, |p| async move {
+        self.list_all("resources/templates/list", timeout, meta, |p| async move {
             self.peer.list_resource_templates(p).await.map(|r| (r.resource_templates, r.next_cursor))
         })
         .await
     }
 
-    pub async fn list_prompts(&self, timeout: Option<Duration>) -> Result<Vec<Prompt>> {
+    pub async fn list_prompts(&self, timeout: Option<Duration>, meta: Option<&JsonObject>) -> Result<Vec<Prompt>> {
         if self.info.capabilities.prompts.is_none() {
             return Ok(Vec::new());
         }
-        self.list_all("prompts/list", timeout, |p| async move { self.peer.list_prompts(p).await.map(|r| (r.prompts, r.next_cursor)) })
+        self.list_all("prompts/list", timeout, meta, |p| async move { self.peer.list_prompts(p).await.map(|r| (r.prompts, r.next_cursor)) })
             .await
     }
 
@@ -899,8 +951,13 @@ impl Connection {
             .map_err(|e| Error::Transport(format!("notifications/roots/list_changed to `{}`: {e}", self.options.name)))
     }
 
-    pub async fn ping(&self, timeout: Option<Duration>) -> Result<()> {
-        let request = self.peer.send_request(ClientRequest::PingRequest(PingRequest::default()));
+    pub async fn ping(&self, timeout: Option<Duration>, meta: Option<&JsonObject>) -> Result<()> {
+        let request = ClientRequest::PingRequest(PingRequest::default());
+        if let Some(meta) = meta {
+            let options = RequestOptions { timeout, meta: Some(meta.clone()), progress: None };
+            return self.send_with_progress("ping", None, request, options).await.map(|_| ());
+        }
+        let request = self.peer.send_request(request);
         self.request("ping", None, timeout, move || request).await.map(|_| ())
     }
 
@@ -922,30 +979,20 @@ impl Connection {
         }
     }
 
-    async fn list_all<T, F, Fut>(&self, method: &'static str, timeout: Option<Duration>, page: F) -> Result<Vec<T>>
+    async fn list_all<T, F, Fut>(&self, method: &'static str, timeout: Option<Duration>, meta: Option<&JsonObject>, page: F) -> Result<Vec<T>>
     where
         F: Fn(Option<PaginatedRequestParams>) -> Fut,
         Fut: Future<Output = std::result::Result<(Vec<T>, Option<String>), ServiceError>>,
     {
-        let mut items = Vec::new();
-        let mut cursor: Option<String> = None;
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..MAX_PAGES {
-            let params = cursor.take().map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
-            let (page_items, next) = self.request(method, None, timeout, || page(params)).await?;
-            items.extend(page_items);
-            if items.len() > MAX_LIST_ITEMS {
-                return Err(Error::Protocol(format!("{method}: the server listed more than {MAX_LIST_ITEMS} items")));
+        let with_meta = |params: Option<PaginatedRequestParams>| match meta {
+            Some(meta) => {
+                let mut params = params.unwrap_or_default();
+                params.meta = Some(RequestMetaObject(MetaObject(meta.clone())));
+                Some(params)
             }
-            match next {
-                Some(next) if !seen.insert(next.clone()) => {
-                    return Err(Error::Protocol(format!("{method}: the server repeated the cursor {next:?}; pagination would never end")));
-                }
-                Some(next) => cursor = Some(next),
-                None => return Ok(items),
-            }
-        }
-        Err(Error::Protocol(format!("{method}: more than {MAX_PAGES} pages")))
+            None => params,
+        };
+        paginate(method, |params| self.request(method, None, timeout, || page(with_meta(params)))).await
     }
 
     /// Runs one request with the timeout, failing at once if a stdio server exits meanwhile.
@@ -1085,6 +1132,33 @@ fn has_source<E: std::error::Error + 'static>(source: &(dyn std::error::Error + 
 }
 
 /// A direct call's reply line: the result as `R`, or the server's error.
+/// Every page of a list, within bounds: pages, items, and a cursor that comes round again.
+async fn paginate<T, F, Fut>(method: &str, page: F) -> Result<Vec<T>>
+where
+    F: Fn(Option<PaginatedRequestParams>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>)>>,
+{
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..MAX_PAGES {
+        let params = cursor.take().map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+        let (page_items, next) = page(params).await?;
+        items.extend(page_items);
+        if items.len() > MAX_LIST_ITEMS {
+            return Err(Error::Protocol(format!("{method}: the server listed more than {MAX_LIST_ITEMS} items")));
+        }
+        match next {
+            Some(next) if !seen.insert(next.clone()) => {
+                return Err(Error::Protocol(format!("{method}: the server repeated the cursor {next:?}; pagination would never end")));
+            }
+            Some(next) => cursor = Some(next),
+            None => return Ok(items),
+        }
+    }
+    Err(Error::Protocol(format!("{method}: more than {MAX_PAGES} pages")))
+}
+
 fn decode_reply<R: DeserializeOwned>(line: &[u8]) -> std::result::Result<R, DirectFailure> {
     let unreadable = |e: serde_json::Error| DirectFailure::Protocol(format!("the server's reply could not be read: {}", unreadable_reason(line, &e)));
     let probe: direct_post::Probe<'_> = serde_json::from_slice(line).map_err(unreadable)?;
@@ -1232,7 +1306,7 @@ mod tests {
         let config = TransportConfig::StreamableHttp { url: format!("http://127.0.0.1:{port}/mcp"), options: HttpOptions::default() };
         let c = Connection::connect(&config, options(5000)).await.unwrap();
         assert_eq!(c.server_info().server_info.as_ref().unwrap().name, "mcpfleet-demo");
-        let names: Vec<_> = c.list_tools(None).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+        let names: Vec<_> = c.list_tools(None, None).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
         assert!(names.contains(&"add".to_string()) && names.contains(&"echo".to_string()), "{names:?}");
         let args = serde_json::json!({"a": 2, "b": 40}).as_object().cloned();
         let r = c.call_tool("add", args, RequestOptions::default()).await.unwrap();
@@ -1245,9 +1319,9 @@ mod tests {
         assert!(matches!(err, Error::Server { .. }), "{err:?}");
         let text = c.read_resource(crate::demo_server::GREETING_URI, None).await.unwrap();
         assert_eq!(text.contents.len(), 1);
-        c.ping(None).await.unwrap();
+        c.ping(None, None).await.unwrap();
         c.close().await;
-        assert!(matches!(c.ping(None).await, Err(Error::NotConnected(_))));
+        assert!(matches!(c.ping(None, None).await, Err(Error::NotConnected(_))));
         server.abort();
     }
 
@@ -1313,10 +1387,10 @@ mod tests {
     async fn lists_of_undeclared_features_are_empty() {
         // The server declares only tools and answers anything else with "method not found".
         let c = hostile().await;
-        assert!(c.list_resources(None).await.unwrap().is_empty());
-        assert!(c.list_resource_templates(None).await.unwrap().is_empty());
-        assert!(c.list_prompts(None).await.unwrap().is_empty());
-        assert_eq!(c.list_tools(None).await.unwrap().len(), 8);
+        assert!(c.list_resources(None, None).await.unwrap().is_empty());
+        assert!(c.list_resource_templates(None, None).await.unwrap().is_empty());
+        assert!(c.list_prompts(None, None).await.unwrap().is_empty());
+        assert_eq!(c.list_tools(None, None).await.unwrap().len(), 8);
         let err = c.read_resource("file:///etc/hostname", None).await.unwrap_err();
         assert!(matches!(err, Error::Server { code: -32601, .. }), "{err:?}");
         c.close().await;

@@ -39,6 +39,24 @@ impl TaskTools {
     }
 }
 
+/// A page of `tools/list` with what rmcp's `Tool` drops.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ToolsPage {
+    pub tools: Vec<ListedTool>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListedTool {
+    #[serde(flatten)]
+    pub tool: rmcp::model::Tool,
+    /// `{"taskSupport": "forbidden" | "optional" | "required"}`.
+    #[serde(default)]
+    pub execution: Option<JsonObject>,
+}
+
 /// A task as the server reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -118,6 +118,8 @@ pub struct CatalogTool {
     pub server: String,
     /// The tool as the server describes it (its own name).
     pub tool: Tool,
+    /// What it says about tasks (`execution`, 2025-11-25), which rmcp's `Tool` does not hold.
+    pub execution: Option<JsonObject>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -605,7 +607,7 @@ impl Fleet {
     pub async fn subscribe_resource(&self, uri: &str, subscribe: bool) -> Result<()> {
         let server = self.resource_server(uri, None)?;
         let conn = self.connection_of(&server)?;
-        if subscribe { conn.subscribe(uri, None).await } else { conn.unsubscribe(uri, None).await }
+        if subscribe { conn.subscribe(uri, None, None).await } else { conn.unsubscribe(uri, None, None).await }
     }
 
     /// `(server, uri)` of every `notifications/resources/updated` a server sends.
@@ -780,7 +782,7 @@ impl Inner {
         let _one_at_a_time = self.rebuilding.lock().unwrap_or_else(|e| e.into_inner());
         let slots: Vec<_> = self.slots.lock().unwrap().values().cloned().collect();
         let mut tool_items = Vec::new();
-        let mut tool_defs: HashMap<(String, String), Tool> = HashMap::new();
+        let mut tool_defs: HashMap<(String, String), (Tool, Option<JsonObject>)> = HashMap::new();
         let mut prompt_items = Vec::new();
         let mut prompt_defs: HashMap<(String, String), Prompt> = HashMap::new();
         let mut resources = Vec::new();
@@ -790,10 +792,10 @@ impl Inner {
             let def = slot.definition();
             let prefix = def.prefix();
             let status = slot.status.lock().unwrap();
-            if status.connection.is_some() {
+            if let Some(connection) = &status.connection {
                 for tool in status.tools.iter().filter(|t| def.tools.admits(&t.name)) {
                     tool_items.push((slot.name.clone(), prefix.clone(), tool.name.to_string()));
-                    tool_defs.insert((slot.name.clone(), tool.name.to_string()), tool.clone());
+                    tool_defs.insert((slot.name.clone(), tool.name.to_string()), (tool.clone(), connection.tool_execution(&tool.name)));
                 }
                 for prompt in &status.prompts {
                     prompt_items.push((slot.name.clone(), prefix.clone(), prompt.name.clone()));
@@ -817,7 +819,10 @@ impl Inner {
         let (named_prompts, _) = assign(&prompt_items);
         let tools: Vec<CatalogTool> = named_tools
             .into_iter()
-            .map(|n| CatalogTool { tool: tool_defs[&(n.server.clone(), n.original.clone())].clone(), public_name: n.public, server: n.server })
+            .map(|n| {
+                let (tool, execution) = tool_defs[&(n.server.clone(), n.original.clone())].clone();
+                CatalogTool { tool, execution, public_name: n.public, server: n.server }
+            })
             .collect();
         let prompts: Vec<CatalogPrompt> = named_prompts
             .into_iter()
@@ -966,14 +971,14 @@ impl Others {
 
 async fn fetch_others(conn: &Connection) -> Result<Others> {
     let caps = conn.server_info().capabilities.clone();
-    let prompts = if caps.prompts.is_some() { conn.list_prompts(None).await? } else { Vec::new() };
+    let prompts = if caps.prompts.is_some() { conn.list_prompts(None, None).await? } else { Vec::new() };
     let (resources, resource_templates) = if caps.resources.is_some() {
         // A server that lists resources but has no templates answers "method not found".
-        let templates = match conn.list_resource_templates(None).await {
+        let templates = match conn.list_resource_templates(None, None).await {
             Err(Error::Server { code: -32601, .. }) => Vec::new(),
             other => other?,
         };
-        (conn.list_resources(None).await?, templates)
+        (conn.list_resources(None, None).await?, templates)
     } else {
         (Vec::new(), Vec::new())
     };
@@ -981,7 +986,7 @@ async fn fetch_others(conn: &Connection) -> Result<Others> {
 }
 
 async fn fetch_lists(conn: &Connection) -> Result<(Vec<Tool>, Others)> {
-    let tools = if conn.server_info().capabilities.tools.is_some() { conn.list_tools(None).await? } else { Vec::new() };
+    let tools = if conn.server_info().capabilities.tools.is_some() { conn.list_tools(None, None).await? } else { Vec::new() };
     Ok((tools, fetch_others(conn).await?))
 }
 
@@ -1115,7 +1120,7 @@ async fn watch(inner: &Inner, slot: &Slot, conn: &Connection, def: &ServerDefini
                 if changed.is_err() {
                     continue;
                 }
-                match conn.list_tools(None).await {
+                match conn.list_tools(None, None).await {
                     Ok(tools) => {
                         {
                             let mut status = slot.status.lock().unwrap();
@@ -1148,7 +1153,7 @@ async fn watch(inner: &Inner, slot: &Slot, conn: &Connection, def: &ServerDefini
                 }
             }
             _ = ping.tick(), if def.ping_interval.is_some() => {
-                if let Err(e) = conn.ping(Some(def.timeout.min(Duration::from_secs(10)))).await {
+                if let Err(e) = conn.ping(Some(def.timeout.min(Duration::from_secs(10))), None).await {
                     // A 401 stays what it is, so the server waits in AuthRequired instead of restarting.
                     return Some(match e {
                         Error::AuthRequired { .. } | Error::Token(_) => e,

@@ -765,7 +765,7 @@ mod tests {
         let c = Connection::connect(&client(&front.url, vec![]), options()).await.unwrap();
         let info = c.server_info();
         assert!(info.instructions.as_deref().unwrap_or_default().contains("`d_…` from `demo`: the built-in server"), "{info:?}");
-        let names: Vec<String> = c.list_tools(None).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+        let names: Vec<String> = c.list_tools(None, None).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
         assert!(names.contains(&"d_add".into()) && !names.iter().any(|n| n.starts_with("mcpserver_")), "{names:?}");
         let r = c.call_tool("d_add", serde_json::json!({"a": 2, "b": 40}).as_object().cloned(), RequestOptions::default()).await.unwrap();
         assert_eq!(r.structured_content, Some(serde_json::json!({"result": 42})));
@@ -773,8 +773,8 @@ mod tests {
         assert_eq!(r.is_error, Some(true));
         let err = c.call_tool("d_ad", None, RequestOptions::default()).await.unwrap_err();
         assert!(matches!(&err, Error::Server { code: -32602, message, .. } if message.contains("did you mean `d_add`")), "{err:?}");
-        assert_eq!(c.list_prompts(None).await.unwrap()[0].name, "d_greet");
-        assert_eq!(c.list_resources(None).await.unwrap()[0].uri, crate::demo_server::GREETING_URI);
+        assert_eq!(c.list_prompts(None, None).await.unwrap()[0].name, "d_greet");
+        assert_eq!(c.list_resources(None, None).await.unwrap()[0].uri, crate::demo_server::GREETING_URI);
         let read = c.read_resource(crate::demo_server::GREETING_URI, None).await.unwrap();
         assert_eq!(read.contents.len(), 1);
 
@@ -783,7 +783,7 @@ mod tests {
         changed.borrow_and_update();
         fleet.stop("demo").await.unwrap();
         tokio::time::timeout(Duration::from_secs(5), changed.changed()).await.expect("tools/list_changed").unwrap();
-        assert!(c.list_tools(None).await.unwrap().is_empty());
+        assert!(c.list_tools(None, None).await.unwrap().is_empty());
         let r = c.call_tool("d_add", None, RequestOptions::default()).await.unwrap();
         assert!(r.is_error == Some(true) && format!("{:?}", r.content).contains("server `demo` is Disconnected"), "{r:?}");
         fleet.start("demo").await.unwrap();
@@ -852,7 +852,7 @@ mod tests {
         let err = Connection::connect(&client(&front.url, vec![("Authorization".into(), "Bearer wrong".into())]), options()).await.err().unwrap();
         assert!(matches!(&err, Error::AuthRequired { www_authenticate, .. } if www_authenticate.contains("invalid_token")), "{err:?}");
         let c = Connection::connect(&client(&front.url, vec![("Authorization".into(), format!("Bearer {token}"))]), options()).await.unwrap();
-        let names: Vec<String> = c.list_tools(None).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+        let names: Vec<String> = c.list_tools(None, None).await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
         assert!(names.contains(&"mcpserver_list".into()), "{names:?}");
         c.close().await;
 

@@ -113,7 +113,12 @@ mod tests {
     use super::*;
 
     fn tool(name: &str, description: &str) -> CatalogTool {
-        CatalogTool { public_name: name.into(), server: "s".into(), tool: Tool::new(name.to_string(), description.to_string(), Arc::new(JsonObject::new())) }
+        CatalogTool {
+            public_name: name.into(),
+            server: "s".into(),
+            tool: Tool::new(name.to_string(), description.to_string(), Arc::new(JsonObject::new())),
+            execution: None,
+        }
     }
 
     #[test]

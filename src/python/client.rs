@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::auth::Tokens;
-use crate::client::{ClientOptions, Connection, Protocol};
+use crate::client::{ClientOptions, Connection, Protocol, RequestOptions};
 use crate::python::awaitable::spawn;
 use crate::python::callback::{PyCallback, type_name};
 use crate::python::convert::{JsonValue, opt_seconds, py_to_object, request_options, seconds};
@@ -267,13 +267,13 @@ impl ClientBase {
     }
 
     /// All tools of the server (pagination followed to the end).
-    #[pyo3(signature = (*, timeout = None))]
-    fn list_tools<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (*, timeout = None, meta = None))]
+    fn list_tools<'py>(&self, py: Python<'py>, timeout: Option<f64>, meta: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
-        let timeout = opt_seconds(timeout, "timeout")?;
+        let options = request_options(timeout, meta.as_ref())?;
         spawn(py, async move {
-            let tools = conn.list_tools(timeout).await.map_err(to_py_err)?;
-            Ok(crate::python::types::ToolList(tools.into_iter().map(Tool).collect()))
+            let tools = conn.list_tools(options.timeout, options.meta.as_ref()).await.map_err(to_py_err)?;
+            Ok(crate::python::types::ToolList(tools.into_iter().map(|tool| { let execution = conn.tool_execution(&tool.name); Tool(tool, execution) }).collect()))
         })
     }
 
@@ -296,33 +296,40 @@ impl ClientBase {
     }
 
     /// All resources of the server.
-    #[pyo3(signature = (*, timeout = None))]
-    fn list_resources<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (*, timeout = None, meta = None))]
+    fn list_resources<'py>(&self, py: Python<'py>, timeout: Option<f64>, meta: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
-        let timeout = opt_seconds(timeout, "timeout")?;
+        let options = request_options(timeout, meta.as_ref())?;
         spawn(py, async move {
-            let resources = conn.list_resources(timeout).await.map_err(to_py_err)?;
+            let resources = conn.list_resources(options.timeout, options.meta.as_ref()).await.map_err(to_py_err)?;
             Ok(resources.into_iter().map(Resource).collect::<Vec<_>>())
         })
     }
 
     /// The server's resource templates (URI templates of resources it can read).
-    #[pyo3(signature = (*, timeout = None))]
-    fn list_resource_templates<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (*, timeout = None, meta = None))]
+    fn list_resource_templates<'py>(&self, py: Python<'py>, timeout: Option<f64>, meta: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
-        let timeout = opt_seconds(timeout, "timeout")?;
+        let options = request_options(timeout, meta.as_ref())?;
         spawn(py, async move {
-            let templates = conn.list_resource_templates(timeout).await.map_err(to_py_err)?;
+            let templates = conn.list_resource_templates(options.timeout, options.meta.as_ref()).await.map_err(to_py_err)?;
             Ok(templates.into_iter().map(ResourceTemplate).collect::<Vec<_>>())
         })
     }
 
     /// `resources/subscribe`: `on_update(uri)` (sync or async; optional) is called for each
     /// `notifications/resources/updated` about `uri`.
-    #[pyo3(signature = (uri, on_update = None, *, timeout = None))]
-    fn subscribe<'py>(&self, py: Python<'py>, uri: String, on_update: Option<Bound<'py, PyAny>>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (uri, on_update = None, *, timeout = None, meta = None))]
+    fn subscribe<'py>(
+        &self,
+        py: Python<'py>,
+        uri: String,
+        on_update: Option<Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+        meta: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
-        let timeout = opt_seconds(timeout, "timeout")?;
+        let options = request_options(timeout, meta.as_ref())?;
         let callback = match on_update.filter(|f| !f.is_none()) {
             Some(f) if f.is_callable() => Some(PyCallback::new(&f, "the resource update callback")),
             Some(f) => return Err(PyTypeError::new_err(format!("on_update must be a function (sync or async), not {}", type_name(&f)))),
@@ -332,7 +339,7 @@ impl ClientBase {
         self.deliver_updates(&conn);
         let subscriptions = self.state.subscriptions.clone();
         spawn(py, async move {
-            let outcome = conn.subscribe(&uri, timeout).await;
+            let outcome = conn.subscribe(&uri, options.timeout, options.meta.as_ref()).await;
             if outcome.is_err() {
                 subscriptions.lock().unwrap().remove(&uri);
             }
@@ -341,12 +348,12 @@ impl ClientBase {
     }
 
     /// `resources/unsubscribe`; the URI's callback is forgotten at once.
-    #[pyo3(signature = (uri, *, timeout = None))]
-    fn unsubscribe<'py>(&self, py: Python<'py>, uri: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (uri, *, timeout = None, meta = None))]
+    fn unsubscribe<'py>(&self, py: Python<'py>, uri: String, timeout: Option<f64>, meta: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
-        let timeout = opt_seconds(timeout, "timeout")?;
+        let options = request_options(timeout, meta.as_ref())?;
         self.state.subscriptions.lock().unwrap().remove(&uri);
-        spawn(py, async move { conn.unsubscribe(&uri, timeout).await.map_err(to_py_err) })
+        spawn(py, async move { conn.unsubscribe(&uri, options.timeout, options.meta.as_ref()).await.map_err(to_py_err) })
     }
 
     /// `completion/complete`: values for an argument of a prompt (``ref={"type": "ref/prompt",
@@ -354,7 +361,7 @@ impl ClientBase {
     /// ``argument`` is ``{"name": ..., "value": <what is typed so far>}``; returns
     /// ``{"values": [...], "total": ..., "hasMore": ...}`` (no values from a server without
     /// the completions capability).
-    #[pyo3(signature = (r#ref, argument, *, context_arguments = None, timeout = None))]
+    #[pyo3(signature = (r#ref, argument, *, context_arguments = None, timeout = None, meta = None))]
     fn complete<'py>(
         &self,
         py: Python<'py>,
@@ -362,14 +369,18 @@ impl ClientBase {
         argument: Bound<'py, PyAny>,
         context_arguments: Option<Bound<'py, PyAny>>,
         timeout: Option<f64>,
+        meta: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
-        let timeout = opt_seconds(timeout, "timeout")?;
+        let RequestOptions { timeout, meta, .. } = request_options(timeout, meta.as_ref())?;
         let mut params = serde_json::Map::new();
         params.insert("ref".into(), model_json(&r#ref)?);
         params.insert("argument".into(), model_json(&argument)?);
         if let Some(context) = py_to_object(context_arguments.as_ref(), "context_arguments")? {
             params.insert("context".into(), serde_json::json!({ "arguments": context }));
+        }
+        if let Some(meta) = meta {
+            params.insert("_meta".into(), serde_json::Value::Object(meta));
         }
         let params: rmcp::model::CompleteRequestParams = serde_json::from_value(serde_json::Value::Object(params))
             .map_err(|e| config_error(format!("complete(): {e} (ref: {{\"type\": \"ref/prompt\", \"name\": ...}} or {{\"type\": \"ref/resource\", \"uri\": ...}}; argument: {{\"name\": ..., \"value\": ...}})")))?;
@@ -441,12 +452,12 @@ impl ClientBase {
     }
 
     /// All prompts of the server.
-    #[pyo3(signature = (*, timeout = None))]
-    fn list_prompts<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (*, timeout = None, meta = None))]
+    fn list_prompts<'py>(&self, py: Python<'py>, timeout: Option<f64>, meta: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
-        let timeout = opt_seconds(timeout, "timeout")?;
+        let options = request_options(timeout, meta.as_ref())?;
         spawn(py, async move {
-            let prompts = conn.list_prompts(timeout).await.map_err(to_py_err)?;
+            let prompts = conn.list_prompts(options.timeout, options.meta.as_ref()).await.map_err(to_py_err)?;
             Ok(prompts.into_iter().map(Prompt).collect::<Vec<_>>())
         })
     }
@@ -470,21 +481,21 @@ impl ClientBase {
     }
 
     /// Checks that the server answers.
-    #[pyo3(signature = (*, timeout = None))]
-    fn ping<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (*, timeout = None, meta = None))]
+    fn ping<'py>(&self, py: Python<'py>, timeout: Option<f64>, meta: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
-        let timeout = opt_seconds(timeout, "timeout")?;
-        spawn(py, async move { conn.ping(timeout).await.map_err(to_py_err) })
+        let options = request_options(timeout, meta.as_ref())?;
+        spawn(py, async move { conn.ping(options.timeout, options.meta.as_ref()).await.map_err(to_py_err) })
     }
 
     /// Asks the server to send log messages at `level` ("debug", "info", "notice", "warning",
     /// "error", "critical", "alert", "emergency") and above. They arrive on the
     /// `mcpfleet.server` logger.
-    #[pyo3(signature = (level, *, timeout = None))]
-    fn set_logging_level<'py>(&self, py: Python<'py>, level: String, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (level, *, timeout = None, meta = None))]
+    fn set_logging_level<'py>(&self, py: Python<'py>, level: String, timeout: Option<f64>, meta: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.state.connection()?;
-        let timeout = opt_seconds(timeout, "timeout")?;
-        spawn(py, async move { conn.set_logging_level(&level, timeout).await.map_err(to_py_err) })
+        let options = request_options(timeout, meta.as_ref())?;
+        spawn(py, async move { conn.set_logging_level(&level, options.timeout, options.meta.as_ref()).await.map_err(to_py_err) })
     }
 
     /// Replaces the roots given as `roots=` and tells the server (`roots/list_changed`), which

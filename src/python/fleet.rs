@@ -411,9 +411,9 @@ impl Adapter {
     fn get_tools(&self) -> Vec<ToolMetadata> {
         let catalog = self.fleet.catalog();
         let mut tools: Vec<ToolMetadata> =
-            catalog.tools.iter().map(|t| ToolMetadata { name: t.public_name.clone(), server: Some(t.server.clone()), tool: t.tool.clone() }).collect();
+            catalog.tools.iter().map(|t| ToolMetadata { name: t.public_name.clone(), server: Some(t.server.clone()), tool: t.tool.clone(), execution: t.execution.clone() }).collect();
         if self.management_tools {
-            tools.extend(management::tools().into_iter().map(|t| ToolMetadata { name: t.name.to_string(), server: None, tool: t }));
+            tools.extend(management::tools().into_iter().map(|t| ToolMetadata { name: t.name.to_string(), server: None, tool: t, execution: None }));
             tools.sort_by(|a, b| a.name.cmp(&b.name));
         }
         tools
@@ -763,6 +763,7 @@ pub struct ToolMetadata {
     name: String,
     server: Option<String>,
     tool: model::Tool,
+    execution: Option<model::JsonObject>,
 }
 
 #[pymethods]
@@ -775,7 +776,7 @@ impl ToolMetadata {
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let mut tool = self.tool.clone();
         tool.name = self.name.clone().into();
-        crate::python::types::wire_dict(py, &tool)
+        crate::python::types::tool_dict(py, &tool, self.execution.as_ref())
     }
     /// The same tool as the official `mcp` SDK's `mcp.types.Tool`.
     fn to_mcp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -825,6 +826,12 @@ impl ToolMetadata {
     #[getter]
     fn meta<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py_value(py, &self.tool.meta)
+    }
+    /// What the tool says about tasks (protocol 2025-11-25), e.g. ``{"taskSupport": "required"}``,
+    /// or None. ``execute_tool`` runs a tool that requires a task as one.
+    #[getter]
+    fn execution<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py_value(py, &self.execution)
     }
     fn __repr__(&self) -> String {
         format!("ToolMetadata(name={}, server={}, description={})", py_str(&self.name), py_opt(self.server.as_deref()), py_opt(self.tool.description.as_deref().map(short).as_deref()))

@@ -87,9 +87,18 @@ impl<'py> IntoPyObject<'py> for ToolList {
     }
 }
 
-/// A tool offered by a server.
+/// A tool offered by a server, and its `execution` (2025-11-25), which rmcp's type drops.
 #[pyclass(module = "mcpfleet", frozen)]
-pub struct Tool(pub model::Tool);
+pub struct Tool(pub model::Tool, pub Option<model::JsonObject>);
+
+/// A tool as the specification spells it, `execution` included.
+pub fn tool_dict<'py>(py: Python<'py>, tool: &model::Tool, execution: Option<&model::JsonObject>) -> PyResult<Bound<'py, PyAny>> {
+    let mut value = serde_json::to_value(tool).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    if let (Some(execution), Some(object)) = (execution, value.as_object_mut()) {
+        object.insert("execution".into(), serde_json::Value::Object(execution.clone()));
+    }
+    json_to_py(py, &value)
+}
 
 #[pymethods]
 impl Tool {
@@ -98,7 +107,7 @@ impl Tool {
     }
     /// The value as the MCP specification spells it: a dict with camelCase keys.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        wire_dict(py, &self.0)
+        tool_dict(py, &self.0, self.1.as_ref())
     }
     /// The same value as the official `mcp` SDK's `mcp.types.Tool`.
     fn to_mcp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -138,6 +147,11 @@ impl Tool {
     #[getter]
     fn icons<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py_value(py, &self.0.icons)
+    }
+    /// What the tool says about tasks (protocol 2025-11-25), e.g. ``{"taskSupport": "required"}``, or None.
+    #[getter]
+    fn execution<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py_value(py, &self.1)
     }
     fn __repr__(&self) -> String {
         format!("Tool(name={}, description={})", py_str(&self.0.name), py_opt(self.0.description.as_deref().map(short).as_deref()))
