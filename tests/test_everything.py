@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import gzip
+import json
 
 import pytest
 
@@ -29,6 +32,43 @@ async def exercise(client: mcpfleet.MCPClientBase) -> None:
     prompts = await client.list_prompts()
     assert prompts
     await client.ping()
+    await exercise_the_content_tools(client)
+
+
+async def exercise_the_content_tools(client: mcpfleet.MCPClientBase) -> None:
+    """The tools whose results carry annotations, resource links, embedded resources,
+    structured content and the server's environment."""
+    annotated = await client.call_tool("get-annotated-message", {"messageType": "error", "includeImage": True})
+    assert annotated.content[0].text == "Error: Operation failed"
+    assert annotated.content[0].annotations == {"audience": ["user", "assistant"], "priority": 1.0}
+    assert annotated.content[1].type == "image" and annotated.content[1].annotations["audience"] == ["user"]
+
+    env = json.loads((await client.call_tool("get-env", {})).text)
+    assert env.get("PATH"), sorted(env)
+
+    links = await client.call_tool("get-resource-links", {"count": 4})
+    uris = [c.uri for c in links.content if c.type == "resource_link"]
+    assert len(uris) == 4 and all(u.startswith("demo://resource/dynamic/") for u in uris), uris
+    assert (await client.read_resource(uris[1])).contents
+
+    reference = await client.call_tool("get-resource-reference", {"resourceType": "Blob", "resourceId": 2})
+    assert [c.type for c in reference.content] == ["text", "resource", "text"]
+    assert reference.content[1].resource.uri == "demo://resource/dynamic/blob/2"
+
+    weather = await client.call_tool("get-structured-content", {"location": "New York"})
+    assert set(weather.structured_content) == {"temperature", "conditions", "humidity"}, weather.structured_content
+
+    text = "naïve ✓ notes\n" * 20
+    data = "data:text/plain;base64," + base64.b64encode(text.encode()).decode()
+    embedded = await client.call_tool("gzip-file-as-resource", {"name": "notes ✓.txt.gz", "data": data, "outputType": "resource"})
+    assert not embedded.is_error, embedded.text
+    blob = embedded.content[0].resource.blob
+    assert gzip.decompress(base64.b64decode(blob)).decode() == text
+    linked = await client.call_tool("gzip-file-as-resource", {"name": "link.gz", "data": data})
+    assert linked.content[0].type == "resource_link" and linked.content[0].uri.endswith("/link.gz")
+    # Kept by the server for this session: readable through the same client.
+    read = await client.read_resource(linked.content[0].uri)
+    assert gzip.decompress(base64.b64decode(read.contents[0].blob)).decode() == text
 
 
 async def test_stdio():
@@ -115,6 +155,32 @@ async def exercise_requests(client: mcpfleet.MCPClientBase, seen: dict) -> None:
         await asyncio.sleep(0.05)
     assert seen["logs"] and seen["logs"][0].server == client.name
     await client.call_tool("toggle-simulated-logging", {})
+
+
+async def exercise_subscriber_updates(client: mcpfleet.MCPClientBase) -> None:
+    """toggle-subscriber-updates: the server then sends `notifications/resources/updated` for
+    each subscribed resource, every 5 s."""
+    updated: asyncio.Queue = asyncio.Queue()
+    uri = (await client.list_resources())[0].uri
+    await client.subscribe(uri, updated.put_nowait)
+    assert "Started simulated resource updated notifications" in (await client.call_tool("toggle-subscriber-updates", {})).text
+    try:
+        assert await asyncio.wait_for(updated.get(), 15) == uri
+    finally:
+        assert "Stopped" in (await client.call_tool("toggle-subscriber-updates", {})).text
+        await client.unsubscribe(uri)
+
+
+async def test_subscriber_updates_over_stdio():
+    if not EVERYTHING.exists():
+        missing("npm install has not been run")
+    async with mcpfleet.StdioClient(node(), [str(EVERYTHING), "stdio"]) as client:
+        await exercise_subscriber_updates(client)
+
+
+async def test_subscriber_updates_over_streamable_http(everything_http):
+    async with mcpfleet.StreamableHTTPClient(everything_http) as client:
+        await exercise_subscriber_updates(client)
 
 
 async def test_the_tools_that_ask_the_client_over_stdio():
