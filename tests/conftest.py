@@ -279,3 +279,17 @@ def task_server_http() -> Iterator[str]:
     proc = start_server([tasks_python(), TASK_SERVER, "http", str(port)], port)
     yield f"http://127.0.0.1:{port}/mcp"
     stop(proc)
+
+
+@pytest.fixture(scope="session")
+def kube():
+    """A real kube-apiserver with etcd for the session (tests/kube.py), or a skip saying why
+    (a failure under CI)."""
+    import kube as kube_tools
+
+    why = kube_tools.unavailable()
+    if why:
+        missing(why)
+    cluster = kube_tools.start((free_port(), free_port(), free_port()))
+    yield cluster
+    kube_tools.stop(cluster)
