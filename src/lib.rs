@@ -7,6 +7,7 @@ pub mod demo_server;
 pub mod error;
 pub mod fleet;
 pub mod gateway;
+pub mod kubernetes;
 pub mod process;
 pub mod transport;
 pub mod util;

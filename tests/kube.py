@@ -65,7 +65,8 @@ class Kube:
         context = ssl.create_default_context(cafile=self.ca)
         try:
             with urllib.request.urlopen(req, context=context, timeout=timeout) as response:
-                return json.loads(response.read() or b"{}")
+                raw = response.read() or b"{}"
+                return json.loads(raw) if raw.lstrip()[:1] in (b"{", b"[") else {"text": raw.decode()}
         except urllib.error.HTTPError as e:
             raw = e.read()
             try:
@@ -127,6 +128,23 @@ def start(ports: tuple[int, int, int]) -> Kube:
     )
 
 
+def restart_apiserver(kube: Kube, down_for: float = 2.0) -> None:
+    """Kills the kube-apiserver (etcd and its data stay), waits, and starts it again with the
+    same command line, as a crashed or upgraded apiserver comes back."""
+    pid_file = kube.state / "apiserver.pid"
+    pid = int(pid_file.read_text())
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(down_for)
+    log = open(kube.state / "apiserver.log", "ab")
+    proc = subprocess.Popen([a.decode() for a in argv], stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    pid_file.write_text(str(proc.pid))
+    wait_for(lambda: kube.request("GET", "/readyz", accept="*/*", timeout=2) is not None, timeout=60, what="the restarted apiserver")
+
+
 def stop(kube: Kube) -> None:
     env = {**os.environ, "K8S_DIR": str(kube.state)}
     subprocess.run(["bash", str(scripts_dir() / "start-apiserver.sh"), "stop"], env=env, capture_output=True, timeout=60)
@@ -139,7 +157,7 @@ def wait_for(check, timeout: float = 30, what: str = "the condition"):
             value = check()
             if value:
                 return value
-        except ApiError:
+        except (ApiError, OSError):
             pass
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} did not hold within {timeout}s")

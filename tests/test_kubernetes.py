@@ -134,3 +134,107 @@ def test_the_rbac_rules_grant_what_the_gateway_needs_and_no_more(kube, crd):
         with pytest.raises(ApiError) as refused:
             kube.request(method, path, body, token=reader)
         assert refused.value.status == 403, (method, path)
+
+
+async def wait_until(check, timeout: float = 20, what: str = "the fleet to follow"):
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{what} within {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+def demo(name: str, namespace: str, prefix: str, **extra) -> dict:
+    """The built-in server as an MCPServer resource."""
+    import sys
+
+    spec = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpfleet.demo_server"], "autoStart": True, "toolPrefix": prefix, **extra}
+    return {"apiVersion": "mcpfleet.dev/v1alpha1", "kind": "MCPServer", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+@pytest.fixture
+def namespace(kube, crd, request):
+    """A namespace of the test's own (the names carry the test's)."""
+    import re
+
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-")
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    return name
+
+
+async def test_the_fleet_follows_the_clusters_resources(kube, namespace):
+    import mcpfleet
+
+    servers = f"/apis/mcpfleet.dev/v1alpha1/namespaces/{namespace}/mcpservers"
+    kube.request("POST", servers, demo("wetter", namespace, "w", description="Das Wetter ☂"))
+    kube.request("POST", servers, {**demo("broken", namespace, "b"), "spec": {"type": "stdio", "command": "x", "url": "http://nope"}})
+    async with mcpfleet.Adapter.from_kubernetes(namespace, kubeconfig=kube.kubeconfig) as fleet:
+        # Listed and started; the invalid resource is left out and stops nothing.
+        names = {s.name for s in fleet.list_mcp_servers()}
+        assert names == {"wetter"}, names
+        await wait_until(lambda: any(t.name.startswith("w_") for t in fleet.get_tools()))
+        assert (await fleet.execute_tool("w_echo", {"text": "grüezi"})).text == "grüezi"
+        pid = next(s for s in fleet.list_mcp_servers() if s.name == "wetter").pid
+
+        # Added.
+        kube.request("POST", servers, demo("zwei", namespace, "z"))
+        await wait_until(lambda: any(t.name.startswith("z_") for t in fleet.get_tools()), what="the added server's tools")
+
+        # A change that does not matter (a label) restarts nothing; a new prefix restarts it.
+        current = kube.request("GET", f"{servers}/wetter")
+        current["metadata"].setdefault("labels", {})["team"] = "wetter"
+        kube.request("PUT", f"{servers}/wetter", current)
+        current = kube.request("GET", f"{servers}/zwei")
+        current["spec"]["toolPrefix"] = "zz"
+        kube.request("PUT", f"{servers}/zwei", current)
+        await wait_until(lambda: any(t.name.startswith("zz_") for t in fleet.get_tools()), what="the changed prefix")
+        assert next(s for s in fleet.list_mcp_servers() if s.name == "wetter").pid == pid
+
+        # Deleted.
+        kube.request("DELETE", f"{servers}/zwei")
+        await wait_until(lambda: {s.name for s in fleet.list_mcp_servers()} == {"wetter"}, what="the deleted server gone")
+    # Leaving the fleet stops the watch and the servers (the autouse check counts them).
+
+
+async def test_a_refused_list_names_what_the_rbac_rules_lack(kube, crd):
+    import mcpfleet
+
+    reader_config = kube.state / "reader.kubeconfig"
+    text = Path(kube.kubeconfig).read_text().replace(kube.token, kube.reader_token)
+    assert text != Path(kube.kubeconfig).read_text()
+    reader_config.write_text(text)
+    with pytest.raises(mcpfleet.ConfigError, match=r'403.*RBAC rules lack verb "list" on resource "mcpservers" in API group "mcpfleet.dev"'):
+        async with mcpfleet.Adapter.from_kubernetes("kube-system", kubeconfig=reader_config):
+            pass
+
+
+def test_a_fleet_of_the_cluster_takes_no_other_servers():
+    import mcpfleet
+
+    with pytest.raises(mcpfleet.ConfigError, match="from the cluster only"):
+        mcpfleet.Adapter([{"name": "x", "command": "true"}], kubernetes={"namespace": "default"})
+    with pytest.raises(mcpfleet.ConfigError, match="unknown option"):
+        mcpfleet.Adapter(kubernetes={"namspace": "default"})
+
+
+async def test_a_restarted_apiserver_leaves_the_servers_up_and_the_watch_resumes(kube, namespace):
+    import asyncio
+
+    import mcpfleet
+    from kube import restart_apiserver
+
+    servers = f"/apis/mcpfleet.dev/v1alpha1/namespaces/{namespace}/mcpservers"
+    kube.request("POST", servers, demo("bleibt", namespace, "bl"))
+    async with mcpfleet.Adapter.from_kubernetes(namespace, kubeconfig=kube.kubeconfig) as fleet:
+        await wait_until(lambda: any(t.name.startswith("bl_") for t in fleet.get_tools()))
+        pid = fleet.list_mcp_servers()[0].pid
+        await asyncio.to_thread(restart_apiserver, kube)
+        # Up all along, and still the same process.
+        assert (await fleet.execute_tool("bl_echo", {"text": "noch da"})).text == "noch da"
+        assert fleet.list_mcp_servers()[0].pid == pid
+        # Changes made after the restart are followed.
+        kube.request("POST", servers, demo("neu", namespace, "neu"))
+        await wait_until(lambda: any(t.name.startswith("neu_") for t in fleet.get_tools()), timeout=60, what="a server added after the restart")
+        assert next(s for s in fleet.list_mcp_servers() if s.name == "bleibt").pid == pid

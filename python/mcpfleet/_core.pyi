@@ -795,11 +795,15 @@ class Adapter:
         sampling_handler: SamplingHandler | None = None,
         roots: Iterable[Root] | RootsFunction | None = None,
         log_handler: LogHandler | None = None,
+        kubernetes: dict[str, Any] | None = None,
     ) -> Self:
         """``servers``: dicts or ``MCPServer``s (a remote one may carry a ``token_provider``);
+        ``kubernetes``: the options of `Adapter.from_kubernetes`, which is the way to use it;
         ``token_providers``: token providers by server name (for servers from ``config``).
         The handlers answer every server's requests (each gets the server's name); see
         `set_handlers` for one server's own."""
+    async def _start_source(self) -> None:
+        """Lists a cluster's resources and starts watching them (``from_kubernetes``)."""
     async def __aenter__(self) -> Adapter: ...
     async def __aexit__(self, *exc_info: object) -> bool: ...
     async def start_auto(self) -> dict[str, str | None]:

@@ -111,6 +111,29 @@ class Adapter(_core.Adapter):
         (``elicitation_handler=``, ...) are the constructor's."""
         return cls(config=path, management_tools=management_tools, token_providers=token_providers, **handlers)
 
+    @classmethod
+    def from_kubernetes(
+        cls,
+        namespace: str | None = None,
+        *,
+        kubeconfig: str | PathLike[str] | None = None,
+        context: str | None = None,
+        label_selector: str | None = None,
+        group: str = "mcpfleet.dev",
+        management_tools: bool = False,
+        **handlers: Any,
+    ) -> Adapter:
+        """A fleet of a cluster's ``MCPServer`` resources (one namespace, or all). Entering it
+        (``async with``) lists them, registers the valid ones (an invalid one is left out, with
+        its problems logged) and starts the autoStart ones; then the watch makes added, changed
+        and deleted resources added, updated and removed servers: only changed definitions
+        restart. Configuration: ``kubeconfig``/``context``, else in-cluster, ``$KUBECONFIG`` or
+        ``~/.kube/config``. ``group``: ``"mcpfleet.dev"`` or muster's
+        ``"muster.giantswarm.io"``. A refused list (403) raises ``ConfigError`` naming the
+        verb and resource the RBAC rules lack."""
+        options = {"namespace": namespace, "kubeconfig": kubeconfig, "context": context, "label_selector": label_selector, "group": group}
+        return cls(kubernetes=options, management_tools=management_tools, **handlers)
+
     def on_status(self, callback: StatusCallback) -> None:
         """Calls ``callback(update)`` (sync or async) on the event loop for every status change."""
         if not callable(callback):
@@ -137,6 +160,7 @@ class Adapter(_core.Adapter):
 
     async def __aenter__(self) -> Adapter:
         self._ensure_dispatcher()
+        await self._start_source()
         await self.start_auto()
         return self
 

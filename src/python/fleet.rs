@@ -89,6 +89,45 @@ pub struct Adapter {
     providers: Providers,
     /// The fleet's handlers and each server's own, to bind to the loop the fleet is used from.
     handlers: Mutex<Vec<PyHandlers>>,
+    /// Where the definitions come from when they are a cluster's `MCPServer` resources.
+    kubernetes: Option<crate::kubernetes::KubeOptions>,
+    /// The cluster's watch while the fleet is entered.
+    kube_source: Arc<tokio::sync::Mutex<Option<crate::kubernetes::KubeSource>>>,
+}
+
+impl Adapter {
+    /// The cluster's watch, started once (a fleet of a cluster only).
+    fn source_started(&self) -> impl std::future::Future<Output = PyResult<()>> + Send + 'static {
+        let (fleet, kubernetes, kube_source) = (self.fleet.clone(), self.kubernetes.clone(), self.kube_source.clone());
+        async move {
+            let Some(options) = kubernetes else { return Ok(()) };
+            let mut held = kube_source.lock().await;
+            if held.is_none() {
+                *held = Some(crate::kubernetes::follow(fleet, options).await.map_err(to_py_err)?);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `kubernetes={"namespace": ..., "kubeconfig": ..., "context": ..., "label_selector": ..., "group": ...}`.
+fn kube_options(given: &Bound<'_, PyDict>) -> PyResult<crate::kubernetes::KubeOptions> {
+    let mut options = crate::kubernetes::KubeOptions { group: crate::kubernetes::GROUP.to_owned(), ..Default::default() };
+    for (key, value) in given.iter() {
+        let key: String = key.extract()?;
+        if value.is_none() {
+            continue;
+        }
+        match key.as_str() {
+            "namespace" => options.namespace = Some(value.extract()?),
+            "kubeconfig" => options.kubeconfig = Some(value.extract::<std::path::PathBuf>()?),
+            "context" => options.context = Some(value.extract()?),
+            "label_selector" => options.label_selector = Some(value.extract()?),
+            "group" => options.group = value.extract()?,
+            other => return Err(config_error(format!("kubernetes: unknown option {other:?} (namespace, kubeconfig, context, label_selector, group)"))),
+        }
+    }
+    Ok(options)
 }
 
 impl Adapter {
@@ -150,7 +189,7 @@ pub fn _check_config(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<(Vec
 #[pymethods]
 impl Adapter {
     #[new]
-    #[pyo3(signature = (servers = None, *, management_tools = false, config = None, token_providers = None, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None))]
+    #[pyo3(signature = (servers = None, *, management_tools = false, config = None, token_providers = None, elicitation_handler = None, sampling_handler = None, roots = None, log_handler = None, kubernetes = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -162,8 +201,13 @@ impl Adapter {
         sampling_handler: Option<&Bound<'_, PyAny>>,
         roots: Option<&Bound<'_, PyAny>>,
         log_handler: Option<&Bound<'_, PyAny>>,
+        kubernetes: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let config = config.map(config_paths).transpose()?;
+        let kubernetes = kubernetes.map(kube_options).transpose()?;
+        if kubernetes.is_some() && (config.is_some() || servers.is_some()) {
+            return Err(config_error("a fleet of a cluster's MCPServer resources takes its servers from the cluster only (no servers or config)"));
+        }
         let handlers = PyHandlers::new(elicitation_handler, sampling_handler, roots, log_handler)?;
         let fleet = Fleet::new(FleetOptions { callbacks: handlers.callbacks.clone(), ..FleetOptions::default() });
         let providers = Providers::default();
@@ -200,7 +244,7 @@ impl Adapter {
             }
         }
         fleet.add_all(all).map_err(to_py_err)?;
-        Ok(Self { fleet: Arc::new(fleet), management_tools, providers, handlers: Mutex::new(vec![handlers]) })
+        Ok(Self { fleet: Arc::new(fleet), management_tools, providers, handlers: Mutex::new(vec![handlers]), kubernetes, kube_source: Arc::default() })
     }
 
     /// Starts every autoStart server concurrently. Returns {name: error message or None}.
@@ -218,16 +262,29 @@ impl Adapter {
         this.bind_providers(slf.py());
         let fleet = this.fleet.clone();
         let me: Py<PyAny> = slf.clone().into_any().unbind();
+        let source = this.source_started();
         spawn(slf.py(), async move {
+            source.await?;
             fleet.start_auto().await;
             Ok(me)
         })
     }
 
+    /// Lists the cluster's resources and starts watching them (a fleet from `from_kubernetes`;
+    /// nothing otherwise). Entering the fleet does it.
+    fn _start_source<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let source = self.source_started();
+        spawn(py, async move { source.await })
+    }
+
     #[pyo3(signature = (*_exc_info))]
     fn __aexit__<'py>(&self, py: Python<'py>, _exc_info: &Bound<'py, pyo3::types::PyTuple>) -> PyResult<Bound<'py, PyAny>> {
         let fleet = self.fleet.clone();
+        let kube_source = self.kube_source.clone();
         spawn(py, async move {
+            if let Some(source) = kube_source.lock().await.take() {
+                source.stop().await;
+            }
             fleet.close().await;
             Ok(false)
         })
