@@ -137,7 +137,7 @@ impl ClientHandler for Handler {
     }
 
     async fn on_custom_request(&self, request: CustomRequest, context: RequestContext<RoleClient>) -> Result<CustomResult, ErrorData> {
-        self.answer_tasks.clone().handle(self, request, context).await
+        self.answer_tasks.handle(self, request, context).await
     }
 
     async fn on_progress(&self, params: ProgressNotificationParam, _cx: NotificationContext<RoleClient>) {

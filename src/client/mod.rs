@@ -540,7 +540,7 @@ impl Connection {
             let raw = &raw;
             async move {
                 let mut params = params.unwrap_or_default();
-                params.meta = meta.map(|m| RequestMetaObject(MetaObject(m.clone())));
+                params.meta = request_meta(meta);
                 let page: tasks::ToolsPage = raw.request(&self.peer, "tools/list", None, params, timeout).await?;
                 Ok((page.tools, page.next_cursor))
             }
@@ -587,7 +587,7 @@ impl Connection {
             Error::Config(format!("unknown logging level {level:?}: expected debug, info, notice, warning, error, critical, alert or emergency"))
         })?;
         let mut params = SetLevelRequestParams::new(level);
-        params.meta = meta.map(|m| RequestMetaObject(MetaObject(m.clone())));
+        params.meta = request_meta(meta);
         #[allow(deprecated)]
         let fut = self.peer.set_level(params);
         self.request("logging/setLevel", None, timeout, move || fut).await
@@ -596,7 +596,7 @@ impl Connection {
     /// `resources/subscribe`: the server then sends `notifications/resources/updated` for `uri`.
     pub async fn subscribe(&self, uri: &str, timeout: Option<Duration>, meta: Option<&JsonObject>) -> Result<()> {
         let mut params = rmcp::model::SubscribeRequestParams::new(uri);
-        params.meta = meta.map(|m| RequestMetaObject(MetaObject(m.clone())));
+        params.meta = request_meta(meta);
         #[allow(deprecated)]
         let fut = self.peer.subscribe(params);
         self.request("resources/subscribe", Some(uri), timeout, move || fut).await
@@ -615,7 +615,7 @@ impl Connection {
 
     pub async fn unsubscribe(&self, uri: &str, timeout: Option<Duration>, meta: Option<&JsonObject>) -> Result<()> {
         let mut params = rmcp::model::UnsubscribeRequestParams::new(uri);
-        params.meta = meta.map(|m| RequestMetaObject(MetaObject(m.clone())));
+        params.meta = request_meta(meta);
         #[allow(deprecated)]
         let fut = self.peer.unsubscribe(params);
         self.request("resources/unsubscribe", Some(uri), timeout, move || fut).await
@@ -985,9 +985,9 @@ impl Connection {
         Fut: Future<Output = std::result::Result<(Vec<T>, Option<String>), ServiceError>>,
     {
         let with_meta = |params: Option<PaginatedRequestParams>| match meta {
-            Some(meta) => {
+            Some(_) => {
                 let mut params = params.unwrap_or_default();
-                params.meta = Some(RequestMetaObject(MetaObject(meta.clone())));
+                params.meta = request_meta(meta);
                 Some(params)
             }
             None => params,
@@ -1132,6 +1132,11 @@ fn has_source<E: std::error::Error + 'static>(source: &(dyn std::error::Error + 
 }
 
 /// A direct call's reply line: the result as `R`, or the server's error.
+/// A caller's `meta=` as a request's `_meta`.
+fn request_meta(meta: Option<&JsonObject>) -> Option<RequestMetaObject> {
+    meta.map(|m| RequestMetaObject(MetaObject(m.clone())))
+}
+
 /// Every page of a list, within bounds: pages, items, and a cursor that comes round again.
 async fn paginate<T, F, Fut>(method: &str, page: F) -> Result<Vec<T>>
 where

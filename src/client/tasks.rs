@@ -272,7 +272,7 @@ impl Connection {
     async fn start_modern_task(&self, name: &str, arguments: Option<&JsonObject>, meta: Option<&JsonObject>, timeout: Option<Duration>) -> Result<Task> {
         let mut params = rmcp::model::CallToolRequestParams::new(name.to_owned());
         params.arguments = arguments.cloned();
-        params.meta = meta.map(|m| rmcp::model::RequestMetaObject(rmcp::model::MetaObject(m.clone())));
+        params.meta = super::request_meta(meta);
         match self.call_in_rounds(params, timeout, None, false).await? {
             super::Settled::Task(task) => Ok(Task::from(&task)),
             super::Settled::Done(_) => Err(Error::Protocol(format!(

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
@@ -103,32 +103,38 @@ fn describe(error: &watcher::Error, options: &KubeOptions) -> String {
     }
 }
 
-/// The definitions of the resources as they are now; invalid ones are left out and logged.
-fn definitions(objects: &BTreeMap<(String, String), DynamicObject>, group: &str) -> Vec<ServerDefinition> {
-    let mut definitions = Vec::new();
+/// A resource read like an `MCPServer` document; an invalid one is None, its problems logged.
+fn read(object: &DynamicObject, group: &str) -> Option<ServerDefinition> {
+    let (namespace, name) = key(object);
+    let label = format!("mcpservers/{namespace}/{name}");
+    let document = serde_json::json!({
+        "apiVersion": format!("{group}/{VERSION}"),
+        "kind": "MCPServer",
+        "metadata": {"name": name},
+        "spec": object.data.get("spec").cloned().unwrap_or(serde_json::Value::Null),
+    });
+    match load_value(&document, &label) {
+        Ok(mut found) if found.len() == 1 => found.pop(),
+        Ok(_) => None,
+        Err(problems) => {
+            let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            tracing::warn!("{label} is left out: {}", text.join("; "));
+            None
+        }
+    }
+}
+
+/// The definitions of the resources as they are now: each name once (the first namespace in
+/// order keeps it).
+fn definitions(read: &BTreeMap<(String, String), Option<ServerDefinition>>) -> Vec<ServerDefinition> {
     let mut names = std::collections::HashSet::new();
-    for ((namespace, name), object) in objects {
-        let label = format!("mcpservers/{namespace}/{name}");
-        let document = serde_json::json!({
-            "apiVersion": format!("{group}/{VERSION}"),
-            "kind": "MCPServer",
-            "metadata": {"name": name},
-            "spec": object.data.get("spec").cloned().unwrap_or(serde_json::Value::Null),
-        });
-        match load_value(&document, &label) {
-            Ok(found) => {
-                for definition in found {
-                    if names.insert(definition.name.clone()) {
-                        definitions.push(definition);
-                    } else {
-                        tracing::warn!("{label}: a server named {:?} exists in another namespace; this one is left out", definition.name);
-                    }
-                }
-            }
-            Err(problems) => {
-                let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-                tracing::warn!("{label} is left out: {}", text.join("; "));
-            }
+    let mut definitions = Vec::new();
+    for ((namespace, name), definition) in read {
+        let Some(definition) = definition else { continue };
+        if names.insert(definition.name.clone()) {
+            definitions.push(definition.clone());
+        } else {
+            tracing::warn!("mcpservers/{namespace}/{name}: a server named {name:?} exists in another namespace; this one is left out");
         }
     }
     definitions
@@ -157,49 +163,53 @@ pub async fn follow(fleet: Arc<Fleet>, options: KubeOptions) -> Result<KubeSourc
     let task = tokio::spawn(async move {
         let mut synced_tx = Some(synced_tx);
         let mut stream = watcher::watcher(api, config).default_backoff().boxed();
-        let mut objects: BTreeMap<(String, String), DynamicObject> = BTreeMap::new();
-        let mut listing: BTreeMap<(String, String), DynamicObject> = BTreeMap::new();
+        // Each resource is read once, when it changes.
+        let mut current: BTreeMap<(String, String), Option<ServerDefinition>> = BTreeMap::new();
+        let mut listing: BTreeMap<(String, String), Option<ServerDefinition>> = BTreeMap::new();
         loop {
-            let event = tokio::select! {
+            let first = tokio::select! {
                 _ = task_stop.cancelled() => return,
                 event = stream.next() => event,
             };
-            let changed = match event {
-                None => return,
-                Some(Err(e)) => {
-                    let message = describe(&e, &options);
-                    if let Some(tx) = synced_tx.take() {
-                        let _ = tx.send(Err(Error::Config(message)));
-                        return;
+            // A burst (many resources created at once) is applied with one reconcile.
+            let mut events = vec![first];
+            while let Some(more) = stream.next().now_or_never() {
+                events.push(more);
+            }
+            let mut changed = false;
+            for event in events {
+                match event {
+                    None => return,
+                    Some(Err(e)) => {
+                        let message = describe(&e, &options);
+                        if let Some(tx) = synced_tx.take() {
+                            let _ = tx.send(Err(Error::Config(message)));
+                            return;
+                        }
+                        tracing::warn!("{message}; retrying with backoff (running servers are left alone)");
                     }
-                    tracing::warn!("{message}; retrying with backoff (running servers are left alone)");
-                    false
+                    Some(Ok(Event::Init)) => listing.clear(),
+                    Some(Ok(Event::InitApply(object))) => {
+                        listing.insert(key(&object), read(&object, &options.group));
+                    }
+                    Some(Ok(Event::InitDone)) => {
+                        current = std::mem::take(&mut listing);
+                        changed = true;
+                    }
+                    Some(Ok(Event::Apply(object))) => {
+                        current.insert(key(&object), read(&object, &options.group));
+                        changed = true;
+                    }
+                    Some(Ok(Event::Delete(object))) => {
+                        current.remove(&key(&object));
+                        changed = true;
+                    }
                 }
-                Some(Ok(Event::Init)) => {
-                    listing.clear();
-                    false
-                }
-                Some(Ok(Event::InitApply(object))) => {
-                    listing.insert(key(&object), object);
-                    false
-                }
-                Some(Ok(Event::InitDone)) => {
-                    objects = std::mem::take(&mut listing);
-                    true
-                }
-                Some(Ok(Event::Apply(object))) => {
-                    objects.insert(key(&object), object);
-                    true
-                }
-                Some(Ok(Event::Delete(object))) => {
-                    objects.remove(&key(&object));
-                    true
-                }
-            };
+            }
             if !changed {
                 continue;
             }
-            match fleet.reconcile(definitions(&objects, &options.group)).await {
+            match fleet.reconcile(definitions(&current)).await {
                 Ok(done) if !(done.added.is_empty() && done.updated.is_empty() && done.removed.is_empty()) => {
                     tracing::info!(added = ?done.added, updated = ?done.updated, removed = ?done.removed, "applied the cluster's MCPServer resources");
                 }
@@ -224,7 +234,7 @@ pub async fn follow(fleet: Arc<Fleet>, options: KubeOptions) -> Result<KubeSourc
 mod tests {
     use super::*;
 
-    fn object(namespace: &str, name: &str, spec: serde_json::Value) -> ((String, String), DynamicObject) {
+    fn object(namespace: &str, name: &str, spec: serde_json::Value) -> ((String, String), Option<ServerDefinition>) {
         let object: DynamicObject = serde_json::from_value(serde_json::json!({
             "apiVersion": "mcpfleet.dev/v1alpha1", "kind": "MCPServer",
             "metadata": {"name": name, "namespace": namespace, "uid": "u-1", "generation": 3, "labels": {"team": "wetter"}},
@@ -232,7 +242,7 @@ mod tests {
             "status": {"state": "Running"},
         }))
         .unwrap();
-        ((namespace.into(), name.into()), object)
+        ((namespace.into(), name.into()), read(&object, GROUP))
     }
 
     #[test]
@@ -242,7 +252,7 @@ mod tests {
             object("a", "broken", serde_json::json!({"type": "stdio", "url": "http://x"})),
             object("b", "wetter", serde_json::json!({"type": "sse", "url": "http://h/sse"})),
         ]);
-        let found = definitions(&objects, GROUP);
+        let found = definitions(&objects);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].name, "wetter");
         assert_eq!(found[0].command.as_deref(), Some("uvx"));
