@@ -191,9 +191,10 @@ def oauth_peer_factory() -> Iterator:
     """Starts oauth_server.py with a given access-token lifetime (seconds)."""
     procs = []
 
-    def start(access_ttl: int = 3600) -> OAuthPeer:
+    def start(access_ttl: int = 3600, client_credentials: tuple[str, str] | None = None) -> OAuthPeer:
         port = free_port()
-        procs.append(start_server([PY, str(FIXTURES / "oauth_server.py"), str(port), str(access_ttl)], port))
+        extra = [":".join(client_credentials)] if client_credentials else []
+        procs.append(start_server([PY, str(FIXTURES / "oauth_server.py"), str(port), str(access_ttl), *extra], port))
         return OAuthPeer(port)
 
     yield start

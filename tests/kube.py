@@ -100,6 +100,8 @@ KINDS = {
     ("rbac.authorization.k8s.io/v1", "Role"): ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
     ("mcpfleet.dev/v1alpha1", "MCPServer"): ("/apis/mcpfleet.dev/v1alpha1", "mcpservers", True),
+    ("apps/v1", "Deployment"): ("/apis/apps/v1", "deployments", True),
+    ("v1", "Service"): ("/api/v1", "services", True),
 }
 
 
@@ -128,21 +130,53 @@ def start(ports: tuple[int, int, int]) -> Kube:
     )
 
 
-def restart_apiserver(kube: Kube, down_for: float = 2.0) -> None:
-    """Kills the kube-apiserver (etcd and its data stay), waits, and starts it again with the
-    same command line, as a crashed or upgraded apiserver comes back."""
-    pid_file = kube.state / "apiserver.pid"
-    pid = int(pid_file.read_text())
-    argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+def apiserver_argv(kube: Kube) -> list[str]:
+    """The running kube-apiserver's command line."""
+    pid = int((kube.state / "apiserver.pid").read_text())
+    return [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")]
+
+
+def kill_apiserver(kube: Kube) -> list[str]:
+    """Kills the kube-apiserver (etcd and its data stay); its command line, to start it again."""
+    pid = int((kube.state / "apiserver.pid").read_text())
+    argv = apiserver_argv(kube)
     os.kill(pid, 9)
     deadline = time.monotonic() + 10
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    return argv
+
+
+def start_apiserver(kube: Kube, argv: list[str], port: int | None = None) -> subprocess.Popen:
+    """Starts a kube-apiserver with `argv` (on `port` instead, for a second one on the same
+    etcd) and waits until it is ready."""
+    if port is not None:
+        given = list(argv)
+        argv = []
+        for i, a in enumerate(given):
+            if a.startswith("--secure-port="):
+                a = f"--secure-port={port}"
+            elif i > 0 and given[i - 1] == "--secure-port":
+                a = str(port)
+            argv.append(a)
+    log = open(kube.state / ("apiserver.log" if port is None else f"apiserver-{port}.log"), "ab")
+    proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    if port is None:
+        (kube.state / "apiserver.pid").write_text(str(proc.pid))
+        server = kube.server
+    else:
+        server = f"https://127.0.0.1:{port}"
+    other = Kube(server=server, token=kube.token, reader_token=kube.reader_token, ca=kube.ca, kubeconfig=kube.kubeconfig, state=kube.state)
+    wait_for(lambda: other.request("GET", "/readyz", accept="*/*", timeout=2) is not None, timeout=60, what="the started apiserver")
+    return proc
+
+
+def restart_apiserver(kube: Kube, down_for: float = 2.0) -> None:
+    """Kills the kube-apiserver (etcd and its data stay), waits, and starts it again with the
+    same command line, as a crashed or upgraded apiserver comes back."""
+    argv = kill_apiserver(kube)
     time.sleep(down_for)
-    log = open(kube.state / "apiserver.log", "ab")
-    proc = subprocess.Popen([a.decode() for a in argv], stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
-    pid_file.write_text(str(proc.pid))
-    wait_for(lambda: kube.request("GET", "/readyz", accept="*/*", timeout=2) is not None, timeout=60, what="the restarted apiserver")
+    start_apiserver(kube, argv)
 
 
 def stop(kube: Kube) -> None:

@@ -138,6 +138,16 @@ def test_serve_refuses_bad_configs_and_open_addresses(tmp_path):
     assert out.returncode == 2 and "without an auth token" in out.stderr, out.stderr
     out = run("serve", str(good), "--http", "eighty")
     assert out.returncode == 2 and "[HOST:]PORT" in out.stderr
+    # The cluster instead of files: one or the other, and its flags only with it.
+    out = run("serve")
+    assert out.returncode == 2 and "give a CONFIG file or directory, or --kubernetes" in out.stderr
+    out = run("serve", str(good), "--kubernetes")
+    assert out.returncode == 2 and "give no CONFIG" in out.stderr
+    out = run("serve", str(good), "--namespace", "wetter")
+    assert out.returncode == 2 and "go with --kubernetes" in out.stderr
+    missing = tmp_path / "nirgends.kubeconfig"
+    out = run("serve", "--kubernetes", "--kubeconfig", str(missing), "--http", "0")
+    assert out.returncode == 4 and f"kubeconfig {missing}" in out.stderr, out.stderr
 
 
 def test_serve_watch_applies_edits_and_refuses_broken_ones(tmp_path):

@@ -252,6 +252,19 @@ def test_oauth_definitions_are_validated():
     assert fleet.validate({**base, "auth": {"type": "oauth", "grant": "client_credentials", "credentialsFile": "/secret.yaml"}}) == []
 
 
+def test_a_secret_ref_is_read_only_by_a_fleet_of_a_cluster():
+    fleet = mcpfleet.Adapter()
+    base = {"name": "x", "type": "streamable-http", "url": "http://127.0.0.1:1/mcp", "autoStart": False}
+    ref = {"type": "oauth", "grant": "client_credentials", "clientCredentialsSecretRef": {"name": "oauth-client", "clientSecretKey": "pw"}}
+    assert fleet.validate({**base, "auth": ref}) == []
+    problems = fleet.validate({**base, "auth": {**ref, "clientSecret": "s3cr3t-daneben"}})
+    assert any("takes the place of clientSecret" in p for p in problems), problems
+    problems = fleet.validate({**base, "auth": {**ref, "clientCredentialsSecretRef": {"nam": "x"}}})
+    assert any("clientCredentialsSecretRef.nam" in p and "name" in p for p in problems), problems
+    with pytest.raises(mcpfleet.ConfigError, match=r'server `x`: auth: clientCredentialsSecretRef names the Kubernetes Secret "oauth-client", which only a fleet that follows a cluster reads'):
+        mcpfleet.Adapter([{**base, "auth": ref}])
+
+
 async def test_fleet_client_credentials_from_a_credentials_file(tmp_path):
     missing = tmp_path / "nope.yaml"
     spec = {"name": "cc", "type": "streamable-http", "url": "http://127.0.0.1:1/mcp", "autoStart": False,

@@ -656,9 +656,13 @@ def _serve_fleet(
     watch: bool = False,
     read_fd: int = 0,
     write_fd: int = 1,
+    kubernetes: dict[str, Any] | None = None,
+    drain: float = 15.0,
 ) -> str:
-    """`mcpfleet serve`: serves a configuration until SIGINT/SIGTERM/SIGHUP or the end of input,
-    then stops every server; blocks without the GIL. Returns "signal" or "input-closed"."""
+    """`mcpfleet serve`: serves a configuration (or a cluster's resources, with ``kubernetes``)
+    until SIGINT/SIGTERM/SIGHUP or the end of input, lets calls in flight finish (``drain``
+    seconds at most), then stops every server; blocks without the GIL. Returns "signal" or
+    "input-closed"."""
 def _watchdog_pid() -> int | None:
     """The pid of the watchdog that ends the servers if this process is killed (None before the first stdio server)."""
 

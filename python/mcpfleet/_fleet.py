@@ -120,6 +120,10 @@ class Adapter(_core.Adapter):
         context: str | None = None,
         label_selector: str | None = None,
         group: str = "mcpfleet.dev",
+        cross_namespace_secrets: bool = False,
+        write_status: bool = True,
+        leader_election: bool = True,
+        lease_duration: float = 15.0,
         management_tools: bool = False,
         **handlers: Any,
     ) -> Adapter:
@@ -130,8 +134,19 @@ class Adapter(_core.Adapter):
         restart. Configuration: ``kubeconfig``/``context``, else in-cluster, ``$KUBECONFIG`` or
         ``~/.kube/config``. ``group``: ``"mcpfleet.dev"`` or muster's
         ``"muster.giantswarm.io"``. A refused list (403) raises ``ConfigError`` naming the
-        verb and resource the RBAC rules lack."""
-        options = {"namespace": namespace, "kubeconfig": kubeconfig, "context": context, "label_selector": label_selector, "group": group}
+        verb and resource the RBAC rules lack.
+
+        Each resource's ``status`` is written as its server's state changes (coalesced; an
+        invalid resource gets its problems), by one replica among those sharing a
+        ``coordination.k8s.io`` Lease (``leader_election``; ``lease_duration`` seconds of a
+        holder's silence before another takes over; ``write_status=False`` writes none).
+        ``auth.clientCredentialsSecretRef`` is read from the resource's namespace, or any
+        namespace with ``cross_namespace_secrets=True``."""
+        options = {
+            "namespace": namespace, "kubeconfig": kubeconfig, "context": context, "label_selector": label_selector, "group": group,
+            "cross_namespace_secrets": cross_namespace_secrets, "write_status": write_status,
+            "leader_election": leader_election, "lease_duration": lease_duration,
+        }
         return cls(kubernetes=options, management_tools=management_tools, **handlers)
 
     def on_status(self, callback: StatusCallback) -> None:

@@ -99,7 +99,18 @@ def _parser() -> argparse.ArgumentParser:
         "every server and exit 0.",
         allow_abbrev=False,
     )
-    serve.add_argument("config", nargs="+", metavar="CONFIG")
+    serve.add_argument("config", nargs="*", metavar="CONFIG")
+    kube = serve.add_argument_group("Kubernetes", "serve a cluster's MCPServer resources instead of CONFIG files")
+    kube.add_argument("--kubernetes", action="store_true", help="follow the MCPServer resources (in-cluster config, $KUBECONFIG or ~/.kube/config) and write their status")
+    kube.add_argument("--namespace", help="only this namespace's resources (default: every namespace)")
+    kube.add_argument("--label-selector", metavar="SELECTOR", help="only resources with these labels, e.g. team=data")
+    kube.add_argument("--kubeconfig", metavar="FILE", help="this kubeconfig file")
+    kube.add_argument("--context", help="this kubeconfig context")
+    kube.add_argument("--group", default="mcpfleet.dev", choices=["mcpfleet.dev", "muster.giantswarm.io"], help="the resources' API group (default mcpfleet.dev)")
+    kube.add_argument("--cross-namespace-secrets", action="store_true", help="read clientCredentialsSecretRef Secrets of other namespaces too")
+    kube.add_argument("--no-status", action="store_true", help="write no status to the resources")
+    kube.add_argument("--lease-duration", type=float, default=15.0, metavar="SECONDS", help="replicas elect one status writer through a Lease; another takes over after this much silence (default 15)")
+    serve.add_argument("--drain-timeout", type=float, default=15.0, metavar="SECONDS", help="on SIGTERM, how long calls in flight may take before the servers stop (default 15)")
     serve.add_argument("--http", metavar="[HOST:]PORT", help="serve streamable HTTP at http://HOST:PORT/mcp (HOST defaults to 127.0.0.1)")
     serve.add_argument("--path", default="/mcp", help="the HTTP endpoint path (default /mcp)")
     serve.add_argument("--management-tools", action="store_true", help="also serve mcpserver_* tools (clients may then run commands)")
@@ -169,6 +180,23 @@ def _serve(args: argparse.Namespace) -> int:
         _error(str(e))
         return EXIT_USAGE
 
+    kubernetes = None
+    if args.kubernetes:
+        if args.config or args.watch:
+            _error("--kubernetes takes the servers from the cluster: give no CONFIG and no --watch")
+            return EXIT_USAGE
+        kubernetes = {
+            "namespace": args.namespace, "label_selector": args.label_selector, "kubeconfig": args.kubeconfig,
+            "context": args.context, "group": args.group, "cross_namespace_secrets": args.cross_namespace_secrets,
+            "write_status": not args.no_status, "lease_duration": args.lease_duration,
+        }
+    elif not args.config:
+        _error("give a CONFIG file or directory, or --kubernetes", "e.g. `mcpfleet serve servers.yaml`")
+        return EXIT_USAGE
+    elif any(v is not None for v in (args.namespace, args.label_selector, args.kubeconfig, args.context)) or args.cross_namespace_secrets or args.no_status:
+        _error("--namespace, --label-selector, --kubeconfig, --context, --cross-namespace-secrets and --no-status go with --kubernetes")
+        return EXIT_USAGE
+
     wire = None
     if http is None:
         # stdout is the wire: keep it for MCP and send everything else that writes there to stderr.
@@ -190,6 +218,8 @@ def _serve(args: argparse.Namespace) -> int:
             tool_search=args.tool_search,
             watch=args.watch,
             write_fd=1 if wire is None else wire,
+            kubernetes=kubernetes,
+            drain=args.drain_timeout,
         )
     except ConfigError as e:
         problems = getattr(e, "problems", None) or []

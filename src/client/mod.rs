@@ -178,6 +178,19 @@ pub trait ToolReply: DeserializeOwned + Send {
 
     /// A failure that says the tool runs only as a task ([`tasks`]).
     fn asks_for_a_task(&self) -> bool;
+
+    /// The tool reported an error (`isError: true`).
+    fn is_error(&self) -> bool;
+}
+
+/// `isError` of a result kept as the server's JSON (read without building the rest).
+pub(crate) fn raw_is_error(raw: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Flag {
+        #[serde(rename = "isError", default)]
+        is_error: Option<bool>,
+    }
+    raw.contains("\"isError\"") && serde_json::from_str::<Flag>(raw).is_ok_and(|f| f.is_error == Some(true))
 }
 
 impl ToolReply for CallToolResult {
@@ -192,6 +205,10 @@ impl ToolReply for CallToolResult {
     fn asks_for_a_task(&self) -> bool {
         tasks::asks_for_a_task(self)
     }
+
+    fn is_error(&self) -> bool {
+        self.is_error == Some(true)
+    }
 }
 
 impl ToolReply for Box<RawValue> {
@@ -201,6 +218,10 @@ impl ToolReply for Box<RawValue> {
 
     fn asks_for_a_task(&self) -> bool {
         tasks::raw_asks_for_a_task(self.get())
+    }
+
+    fn is_error(&self) -> bool {
+        raw_is_error(self.get())
     }
 }
 

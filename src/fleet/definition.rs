@@ -227,8 +227,20 @@ impl ServerDefinition {
             let mut shown = serde_json::json!({ "type": kind });
             if let Some(o) = &self.oauth {
                 shown["grant"] = o.grant.clone().into();
-                if let Some(id) = &o.client_id {
-                    shown["clientId"] = id.clone().into();
+                match &o.secret_ref {
+                    // The ID came from the Secret: shown as where it is, not what it is.
+                    Some(secret) => {
+                        shown["clientCredentialsSecretRef"] = serde_json::json!({
+                            "name": secret.name, "namespace": secret.namespace,
+                            "clientIdKey": secret.client_id_key.as_deref().unwrap_or(DEFAULT_CLIENT_ID_KEY),
+                            "clientSecretKey": secret.client_secret_key.as_deref().unwrap_or(DEFAULT_CLIENT_SECRET_KEY),
+                        });
+                    }
+                    None => {
+                        if let Some(id) = &o.client_id {
+                            shown["clientId"] = id.clone().into();
+                        }
+                    }
                 }
                 if !o.scopes.is_empty() {
                     shown["scopes"] = o.scopes.clone().into();
@@ -384,7 +396,26 @@ const AUTH_FIELDS: &[(&str, &[&str])] = &[
     ("clientName", &["clientName", "client_name"]),
     ("tokenStore", &["tokenStore", "token_store"]),
     ("loginTimeout", &["loginTimeout", "login_timeout"]),
+    ("clientCredentialsSecretRef", &["clientCredentialsSecretRef", "client_credentials_secret_ref"]),
 ];
+
+const SECRET_REF_FIELDS: &[(&str, &[&str])] = &[
+    ("name", &["name"]),
+    ("namespace", &["namespace"]),
+    ("clientIdKey", &["clientIdKey", "client_id_key"]),
+    ("clientSecretKey", &["clientSecretKey", "client_secret_key"]),
+];
+
+/// `auth.clientCredentialsSecretRef` (muster's shape): the client ID and secret are in a
+/// Kubernetes Secret, read by a fleet that follows a cluster ([`crate::kubernetes`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecretRef {
+    pub name: String,
+    /// The resource's own namespace when not given.
+    pub namespace: Option<String>,
+    pub client_id_key: Option<String>,
+    pub client_secret_key: Option<String>,
+}
 
 /// The default keys of a credentials file (a Kubernetes secret's layout).
 pub const DEFAULT_CLIENT_ID_KEY: &str = "client-id";
@@ -407,6 +438,7 @@ pub struct OAuthSpec {
     pub client_name: Option<String>,
     pub token_store: Option<String>,
     pub login_timeout: Option<Duration>,
+    pub secret_ref: Option<SecretRef>,
 }
 
 impl fmt::Debug for OAuthSpec {
@@ -419,6 +451,7 @@ impl fmt::Debug for OAuthSpec {
             .field("private_key_file", &self.private_key_file)
             .field("scopes", &self.scopes)
             .field("token_store", &self.token_store)
+            .field("secret_ref", &self.secret_ref)
             .finish_non_exhaustive()
     }
 }
@@ -999,17 +1032,21 @@ fn read_oauth(node: &Node, path: &str, problems: &mut Problems) -> Option<OAuthS
                 Some(v) => spec.login_timeout = Some(Duration::from_secs_f64(v)),
                 None => problems.add(value.at, field, "expected seconds between 0 and 86400"),
             },
+            Some("clientCredentialsSecretRef") => spec.secret_ref = read_secret_ref(value, &field, problems),
             _ => unknown_field(problems, key, field, AUTH_FIELDS),
         }
     }
     if !oauth {
         return None;
     }
-    let has_client = spec.client_id.is_some() || spec.credentials_file.is_some();
-    let has_secret = spec.client_secret.is_some() || spec.credentials_file.is_some();
+    if spec.secret_ref.is_some() && (spec.credentials_file.is_some() || spec.client_secret.is_some()) {
+        problems.add(node.at, path, "clientCredentialsSecretRef takes the place of clientSecret and credentialsFile: give one of them");
+    }
+    let has_client = spec.client_id.is_some() || spec.credentials_file.is_some() || spec.secret_ref.is_some();
+    let has_secret = spec.client_secret.is_some() || spec.credentials_file.is_some() || spec.secret_ref.is_some();
     let problem = match (spec.grant.as_str(), &spec.private_key_file) {
         ("client_credentials", None) if !has_client || !has_secret => {
-            Some("the client_credentials grant needs clientId and clientSecret (or credentialsFile)")
+            Some("the client_credentials grant needs clientId and clientSecret (or credentialsFile, or clientCredentialsSecretRef)")
         }
         ("private_key_jwt", None) => Some("the private_key_jwt grant needs privateKeyFile"),
         ("private_key_jwt" | "client_credentials", Some(_)) if !has_client => Some("the private_key_jwt grant needs clientId (or credentialsFile)"),
@@ -1032,6 +1069,36 @@ fn read_oauth(node: &Node, path: &str, problems: &mut Problems) -> Option<OAuthS
     Some(spec)
 }
 
+fn read_secret_ref(node: &Node, path: &str, problems: &mut Problems) -> Option<SecretRef> {
+    let Some(entries) = node.as_map() else {
+        problems.add(node.at, path, format!("expected a mapping with name (and namespace, clientIdKey, clientSecretKey), found {}", node.kind_name()));
+        return None;
+    };
+    let mut secret = SecretRef::default();
+    for (key, value) in entries {
+        let field = join(path, &key.name);
+        let text = match value.scalar_text() {
+            Some(t) if !t.trim().is_empty() => Some(t),
+            _ => {
+                problems.add(value.at, field.clone(), format!("expected a non-empty string, found {}", value.kind_name()));
+                None
+            }
+        };
+        match canonical(SECRET_REF_FIELDS, &key.name) {
+            Some("name") => secret.name = text.unwrap_or_default(),
+            Some("namespace") => secret.namespace = text,
+            Some("clientIdKey") => secret.client_id_key = text,
+            Some("clientSecretKey") => secret.client_secret_key = text,
+            _ => unknown_field(problems, key, field, SECRET_REF_FIELDS),
+        }
+    }
+    if secret.name.is_empty() {
+        problems.add(node.at, path, "expected the Secret's name (name: ...)");
+        return None;
+    }
+    Some(secret)
+}
+
 /// The core's OAuth settings for a spec; `read` reads the files it names.
 pub fn oauth_settings(
     spec: &OAuthSpec,
@@ -1043,6 +1110,14 @@ pub fn oauth_settings(
     let mut settings = crate::auth::OAuthSettings::new(grant);
     settings.client_id = spec.client_id.clone();
     settings.client_secret = spec.client_secret.clone();
+    if let Some(secret) = &spec.secret_ref {
+        if spec.client_secret.is_none() {
+            return Err(format!(
+                "clientCredentialsSecretRef names the Kubernetes Secret {:?}, which only a fleet that follows a cluster reads (Adapter.from_kubernetes, mcpfleet serve --kubernetes); elsewhere give clientSecret or credentialsFile",
+                secret.name
+            ));
+        }
+    }
     if let Some(file) = &spec.credentials_file {
         let bytes = read(file)?;
         {

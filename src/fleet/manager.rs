@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::fleet::definition::{ServerDefinition, ServerKind, did_you_mean};
 use crate::util::redact::redact_url;
 use crate::fleet::naming::{Collision, assign, public_name};
+use crate::fleet::metrics::CallMetrics;
 use crate::fleet::relay::Relay;
 use crate::transport::{HttpOptions, StdioParams, TransportConfig};
 
@@ -246,6 +247,7 @@ struct Inner {
     callbacks: Mutex<HashMap<String, ClientCallbacks>>,
     /// The gateway's clients, asked before those handlers while the fleet is served.
     relay: Arc<Relay>,
+    metrics: CallMetrics,
 }
 
 /// A fleet of MCP servers. Dropping it stops every server it started.
@@ -274,6 +276,7 @@ impl Fleet {
                 options,
                 callbacks: Mutex::default(),
                 relay: Arc::default(),
+                metrics: CallMetrics::default(),
             }),
         }
     }
@@ -558,8 +561,41 @@ impl Fleet {
         };
         let conn = self.connection_of(&entry.server)?;
         let name = entry.tool.name.clone();
-        drop(catalog);
-        conn.call_tool_as(&name, arguments, options).await
+        let _in_flight = self.inner.metrics.started();
+        let started = std::time::Instant::now();
+        let result = conn.call_tool_as::<R>(&name, arguments, options).await;
+        let failed = result.as_ref().map_or(true, R::is_error);
+        self.inner.metrics.record(&entry.server, public, started.elapsed(), failed);
+        result
+    }
+
+    pub fn call_metrics(&self) -> &CallMetrics {
+        &self.inner.metrics
+    }
+
+    /// The fleet's metrics in Prometheus' text format: its tool calls, and each server's state,
+    /// restarts and tools.
+    pub fn render_metrics(&self, out: &mut String) {
+        use crate::fleet::metrics::{escape, header};
+        use std::fmt::Write;
+        self.inner.metrics.render(out);
+        let servers = self.list();
+        header(out, "mcpfleet_server_up", "gauge", "1 while the server is running or connected.");
+        for s in &servers {
+            let _ = writeln!(out, "mcpfleet_server_up{{server=\"{}\"}} {}", escape(&s.definition.name), u8::from(s.state.is_up()));
+        }
+        header(out, "mcpfleet_server_state", "gauge", "1 for the state each server is in.");
+        for s in &servers {
+            let _ = writeln!(out, "mcpfleet_server_state{{server=\"{}\",state=\"{}\"}} 1", escape(&s.definition.name), s.state.as_str());
+        }
+        header(out, "mcpfleet_server_restarts_total", "counter", "Restarts of each server after it failed.");
+        for s in &servers {
+            let _ = writeln!(out, "mcpfleet_server_restarts_total{{server=\"{}\"}} {}", escape(&s.definition.name), s.restart_count);
+        }
+        header(out, "mcpfleet_server_tools", "gauge", "Tools each server offers (after its allow and deny lists).");
+        for s in &servers {
+            let _ = writeln!(out, "mcpfleet_server_tools{{server=\"{}\"}} {}", escape(&s.definition.name), s.tool_count);
+        }
     }
 
     /// Starts a tool as a task on the server that offers it: that server's name, and the task

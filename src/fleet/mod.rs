@@ -5,6 +5,7 @@ pub mod expand;
 pub mod load;
 pub mod management;
 pub mod manager;
+pub mod metrics;
 pub mod naming;
 pub mod node;
 pub mod relay;

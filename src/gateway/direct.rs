@@ -173,6 +173,10 @@ impl ToolReply for SessionReply {
     fn asks_for_a_task(&self) -> bool {
         crate::client::tasks::raw_asks_for_a_task(self.0.get())
     }
+
+    fn is_error(&self) -> bool {
+        crate::client::raw_is_error(self.0.get())
+    }
 }
 
 #[derive(Serialize)]

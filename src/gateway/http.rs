@@ -4,7 +4,8 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -43,11 +44,66 @@ pub struct HttpOptions {
     pub allow_unauthenticated: bool,
     /// A session with neither a request nor an open event stream for this long is ended.
     pub session_idle: Duration,
+    /// What `/readyz` says, and what `/metrics` adds to the fleet's metrics.
+    pub probes: Arc<Probes>,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 0, path: "/mcp".into(), auth_token: None, allow_unauthenticated: false, session_idle: SESSION_IDLE }
+        Self {
+            host: "127.0.0.1".into(),
+            port: 0,
+            path: "/mcp".into(),
+            auth_token: None,
+            allow_unauthenticated: false,
+            session_idle: SESSION_IDLE,
+            probes: Arc::new(Probes::new(true)),
+        }
+    }
+}
+
+/// The state behind `/healthz` (the process answers), `/readyz` (ready, and not draining) and
+/// the parts of `/metrics` that are not the fleet's.
+#[derive(Debug)]
+pub struct Probes {
+    ready: AtomicBool,
+    draining: AtomicBool,
+    kube: OnceLock<KubeGauges>,
+}
+
+/// What `/metrics` tells of a cluster source.
+#[derive(Debug)]
+pub struct KubeGauges {
+    pub reconnects: Arc<AtomicU64>,
+    pub leading: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Probes {
+    pub fn new(ready: bool) -> Self {
+        Self { ready: AtomicBool::new(ready), draining: AtomicBool::new(false), kube: OnceLock::new() }
+    }
+
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+    }
+
+    /// `/readyz` answers 503 from now on, so that a load balancer sends no new clients.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub fn set_kube(&self, gauges: KubeGauges) {
+        let _ = self.kube.set(gauges);
+    }
+
+    fn readiness(&self) -> Result<(), &'static str> {
+        if self.draining.load(Ordering::Relaxed) {
+            Err("draining: shutting down")
+        } else if !self.ready.load(Ordering::Relaxed) {
+            Err("not ready: the server definitions are not listed yet")
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -61,6 +117,9 @@ pub enum ServeError {
     BadPath(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    /// The cluster's resources could not be followed.
+    #[error("{0}")]
+    Source(String),
 }
 
 /// A running HTTP front. Dropping it does not stop it; call [`HttpServer::close`].
@@ -130,6 +189,8 @@ pub async fn serve_http(gateway: &Gateway, options: HttpOptions) -> Result<HttpS
     let service: StreamableHttpService<Session, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(factory_gateway.session()), sessions.clone(), config);
     let front = Arc::new(Front {
+        shared: gateway.shared.clone(),
+        probes: options.probes.clone(),
         service,
         path: options.path.clone(),
         token: token.clone(),
@@ -197,6 +258,8 @@ pub(super) fn plain(status: http::StatusCode, text: &str) -> Response {
 }
 
 struct Front {
+    shared: Arc<super::Shared>,
+    probes: Arc<Probes>,
     service: StreamableHttpService<Session, LocalSessionManager>,
     path: String,
     token: Option<String>,
@@ -209,8 +272,19 @@ impl Front {
     /// checks `Host` and `Origin`).
     async fn serve(&self, request: http::Request<hyper::body::Incoming>) -> Response {
         let request_path = request.uri().path();
-        if request_path != self.path && request_path.strip_suffix('/') != Some(self.path.as_str()) {
-            return plain(http::StatusCode::NOT_FOUND, &format!("not found; the MCP endpoint is {}", self.path));
+        let mcp = request_path == self.path || request_path.strip_suffix('/') == Some(self.path.as_str());
+        // Probes carry no token.
+        match request_path {
+            _ if mcp => {}
+            "/healthz" => return plain(http::StatusCode::OK, "ok"),
+            "/readyz" => {
+                return match self.probes.readiness() {
+                    Ok(()) => plain(http::StatusCode::OK, "ready"),
+                    Err(why) => plain(http::StatusCode::SERVICE_UNAVAILABLE, why),
+                };
+            }
+            "/metrics" => {}
+            _ => return plain(http::StatusCode::NOT_FOUND, &format!("not found; the MCP endpoint is {}", self.path)),
         }
         if let Some(expected) = &self.token {
             let given = request
@@ -224,6 +298,9 @@ impl Front {
                 response.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static(challenge));
                 return response;
             }
+        }
+        if !mcp {
+            return self.metrics();
         }
         let session = request.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
         if let Some(session) = &session {
@@ -258,6 +335,30 @@ impl Front {
             }
             _ => self.service.handle(request).await,
         }
+    }
+}
+
+impl Front {
+    /// `/metrics`: the fleet's, the gateway's clients, and the cluster source's.
+    fn metrics(&self) -> Response {
+        use crate::fleet::metrics::header;
+        use std::fmt::Write;
+        let mut out = String::with_capacity(4096);
+        self.shared.fleet.render_metrics(&mut out);
+        header(&mut out, "mcpfleet_connected_clients", "gauge", "Clients with an MCP session with the gateway.");
+        let _ = writeln!(out, "mcpfleet_connected_clients {}", self.shared.peers.lock().unwrap().len());
+        header(&mut out, "mcpfleet_ready", "gauge", "1 while /readyz answers 200.");
+        let _ = writeln!(out, "mcpfleet_ready {}", u8::from(self.probes.readiness().is_ok()));
+        if let Some(kube) = self.probes.kube.get() {
+            header(&mut out, "mcpfleet_kubernetes_watch_reconnects_total", "counter", "Times the watch of the MCPServer resources failed and was resumed.");
+            let _ = writeln!(out, "mcpfleet_kubernetes_watch_reconnects_total {}", kube.reconnects.load(Ordering::Relaxed));
+            header(&mut out, "mcpfleet_kubernetes_status_writer", "gauge", "1 while this replica holds the Lease and writes status.");
+            let _ = writeln!(out, "mcpfleet_kubernetes_status_writer {}", u8::from(*kube.leading.borrow()));
+        }
+        let body = http_body_util::Full::new(Bytes::from(out)).map_err(|e| match e {}).boxed();
+        let mut response = http::Response::new(body);
+        response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+        response
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::http::{HttpOptions, ServeError, serve_http};
+use super::http::{HttpOptions, KubeGauges, Probes, ServeError, serve_http};
 use super::{Gateway, GatewayOptions, serve_stream};
 use crate::fleet::load::load_paths;
 use crate::fleet::manager::Fleet;
@@ -23,7 +23,15 @@ pub struct ServeOptions {
     pub front: Front,
     /// Configuration files to follow; edits are applied through [`Fleet::reconcile`].
     pub watch: Option<Vec<PathBuf>>,
+    /// Follow a cluster's `MCPServer` resources instead (the fleet starts empty).
+    pub kubernetes: Option<crate::kubernetes::KubeOptions>,
+    /// After a signal, how long calls in flight may take before the servers are stopped.
+    pub drain: Duration,
 }
+
+/// Calls in flight get this long after SIGTERM unless told otherwise (Kubernetes' grace period
+/// is 30 s, and stopping the servers needs some of it).
+pub const DRAIN: Duration = Duration::from_secs(15);
 
 /// Why serving ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -89,30 +97,60 @@ pub async fn serve(fleet: Arc<Fleet>, options: ServeOptions) -> Result<Ended, Se
         }
     });
     let watching = options.watch.map(|paths| tokio::spawn(watch(fleet.clone(), paths)));
+    let follow = |probes: Option<Arc<Probes>>| {
+        let (fleet, kubernetes) = (fleet.clone(), options.kubernetes.clone());
+        async move {
+            let Some(kubernetes) = kubernetes else { return Ok(None) };
+            let source = crate::kubernetes::follow(fleet, kubernetes).await.map_err(|e| ServeError::Source(e.to_string()))?;
+            if let Some(probes) = probes {
+                probes.set_kube(KubeGauges { reconnects: source.reconnects.clone(), leading: source.leading.clone() });
+            }
+            Ok::<_, ServeError>(Some(source))
+        }
+    };
+    let mut source = None;
     let ended = match options.front {
-        Front::Http(http) => {
-            let server = serve_http(&gateway, http).await;
-            match server {
-                Ok(server) => {
-                    eprintln!("serving {} server(s) at {}", fleet.names().len(), server.url);
-                    let _ = (&mut signals).await;
-                    server.close().await;
-                    Ok(Ended::Signal)
-                }
+        Front::Http(mut http) => {
+            // Probes answer while the cluster is listed; ready once it is.
+            let probes = Arc::new(Probes::new(options.kubernetes.is_none()));
+            http.probes = probes.clone();
+            match serve_http(&gateway, http).await {
+                Ok(server) => match follow(Some(probes.clone())).await {
+                    Ok(followed) => {
+                        source = followed;
+                        probes.set_ready();
+                        eprintln!("serving {} server(s) at {}", fleet.names().len(), server.url);
+                        let _ = (&mut signals).await;
+                        probes.set_draining();
+                        drain(&fleet, options.drain).await;
+                        server.close().await;
+                        Ok(Ended::Signal)
+                    }
+                    Err(e) => {
+                        server.close().await;
+                        Err(e)
+                    }
+                },
                 Err(e) => Err(e),
             }
         }
         Front::Stdio { read, write } => {
             let io = |e: std::io::Error| ServeError::Bind { addr: "stdio".into(), source: e };
             let (read, write) = (reader(read).map_err(io)?, writer(write).map_err(io)?);
-            tokio::select! {
-                served = serve_stream(&gateway, read, write) => {
-                    if let Err(e) = served {
-                        tracing::debug!(target: "mcpfleet", "stdio session ended: {e}");
+            match follow(None).await {
+                Ok(followed) => {
+                    source = followed;
+                    tokio::select! {
+                        served = serve_stream(&gateway, read, write) => {
+                            if let Err(e) = served {
+                                tracing::debug!(target: "mcpfleet", "stdio session ended: {e}");
+                            }
+                            Ok(Ended::InputClosed)
+                        }
+                        _ = &mut signals => Ok(Ended::Signal),
                     }
-                    Ok(Ended::InputClosed)
                 }
-                _ = &mut signals => Ok(Ended::Signal),
+                Err(e) => Err(e),
             }
         }
     };
@@ -120,9 +158,28 @@ pub async fn serve(fleet: Arc<Fleet>, options: ServeOptions) -> Result<Ended, Se
     if let Some(w) = watching {
         w.abort();
     }
+    if let Some(source) = source {
+        source.stop().await;
+    }
     drop(gateway);
     fleet.close().await;
     ended
+}
+
+/// Waits until no tool call is in flight, or `limit` has passed.
+async fn drain(fleet: &Fleet, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    let busy = fleet.call_metrics().in_flight();
+    if busy > 0 {
+        eprintln!("mcpfleet: draining: waiting up to {limit:?} for {busy} call(s) in flight");
+    }
+    while fleet.call_metrics().in_flight() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left = fleet.call_metrics().in_flight();
+    if left > 0 {
+        eprintln!("mcpfleet: {left} call(s) still in flight after {limit:?}; stopping anyway");
+    }
 }
 
 /// (path, modified, size) of every file a configuration is read from.

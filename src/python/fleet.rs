@@ -110,9 +110,11 @@ impl Adapter {
     }
 }
 
-/// `kubernetes={"namespace": ..., "kubeconfig": ..., "context": ..., "label_selector": ..., "group": ...}`.
-fn kube_options(given: &Bound<'_, PyDict>) -> PyResult<crate::kubernetes::KubeOptions> {
-    let mut options = crate::kubernetes::KubeOptions { group: crate::kubernetes::GROUP.to_owned(), ..Default::default() };
+/// `kubernetes={"namespace": ..., "kubeconfig": ..., "context": ..., "label_selector": ..., "group": ...,
+/// "cross_namespace_secrets": ..., "write_status": ..., "leader_election": ..., "lease_duration": ...,
+/// "lease_namespace": ..., "lease_name": ...}`.
+pub fn kube_options(given: &Bound<'_, PyDict>) -> PyResult<crate::kubernetes::KubeOptions> {
+    let mut options = crate::kubernetes::KubeOptions::default();
     for (key, value) in given.iter() {
         let key: String = key.extract()?;
         if value.is_none() {
@@ -124,7 +126,23 @@ fn kube_options(given: &Bound<'_, PyDict>) -> PyResult<crate::kubernetes::KubeOp
             "context" => options.context = Some(value.extract()?),
             "label_selector" => options.label_selector = Some(value.extract()?),
             "group" => options.group = value.extract()?,
-            other => return Err(config_error(format!("kubernetes: unknown option {other:?} (namespace, kubeconfig, context, label_selector, group)"))),
+            "cross_namespace_secrets" => options.cross_namespace_secrets = value.extract()?,
+            "write_status" => options.write_status = value.extract()?,
+            "leader_election" => options.leader_election = value.extract()?,
+            "lease_namespace" => options.lease_namespace = Some(value.extract()?),
+            "lease_name" => options.lease_name = value.extract()?,
+            "lease_duration" => {
+                let seconds: f64 = value.extract()?;
+                if !(1.0..=3600.0).contains(&seconds) {
+                    return Err(config_error(format!("kubernetes: lease_duration must be between 1 and 3600 seconds, got {seconds}")));
+                }
+                options.lease_duration = std::time::Duration::from_secs_f64(seconds);
+            }
+            other => {
+                return Err(config_error(format!(
+                    "kubernetes: unknown option {other:?} (namespace, kubeconfig, context, label_selector, group, cross_namespace_secrets, write_status, leader_election, lease_namespace, lease_name, lease_duration)"
+                )));
+            }
         }
     }
     Ok(options)

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::fleet::manager::Fleet;
 use crate::gateway::http::{HttpOptions, HttpServer, ServeError, serve_http};
@@ -83,8 +84,10 @@ pub fn start_stdio<'py>(py: Python<'py>, fleet: Arc<Fleet>, options: GatewayOpti
 /// `mcpfleet serve`: loads the configuration, serves it (stdio on `read_fd`/`write_fd`, or HTTP
 /// at `http=(host, port)`) until SIGINT, SIGTERM, SIGHUP or the end of input, then stops every
 /// server. Blocks (without the GIL) and needs no asyncio. Returns "signal" or "input-closed".
+/// With `kubernetes` (the options of `Adapter.from_kubernetes`), the servers are a cluster's
+/// `MCPServer` resources and `config` must be empty.
 #[pyfunction]
-#[pyo3(signature = (config, *, http = None, path = "/mcp", auth_token = None, allow_unauthenticated = false, management_tools = false, tool_search = false, watch = false, read_fd = 0, write_fd = 1))]
+#[pyo3(signature = (config, *, http = None, path = "/mcp", auth_token = None, allow_unauthenticated = false, management_tools = false, tool_search = false, watch = false, read_fd = 0, write_fd = 1, kubernetes = None, drain = 15.0))]
 #[allow(clippy::too_many_arguments)]
 pub fn _serve_fleet(
     py: Python<'_>,
@@ -98,12 +101,23 @@ pub fn _serve_fleet(
     watch: bool,
     read_fd: i32,
     write_fd: i32,
+    kubernetes: Option<&Bound<'_, PyDict>>,
+    drain: f64,
 ) -> PyResult<&'static str> {
     use crate::gateway::serve::{Ended, Front, ServeOptions, serve};
+    let kubernetes = kubernetes.map(crate::python::fleet::kube_options).transpose()?;
+    if !(0.0..=3600.0).contains(&drain) {
+        return Err(config_error(format!("drain must be between 0 and 3600 seconds, got {drain}")));
+    }
     let paths = crate::python::fleet::config_paths(config)?;
-    let definitions = py
-        .detach(|| crate::fleet::load::load_paths(&paths))
-        .map_err(|p| crate::python::errors::to_py_err(crate::error::Error::Invalid(p)))?;
+    if kubernetes.is_some() && (!paths.is_empty() || watch) {
+        return Err(config_error("a fleet of the cluster's MCPServer resources takes its servers from the cluster only: give no CONFIG (and no --watch)".to_owned()));
+    }
+    let definitions = if kubernetes.is_some() {
+        Vec::new()
+    } else {
+        py.detach(|| crate::fleet::load::load_paths(&paths)).map_err(|p| crate::python::errors::to_py_err(crate::error::Error::Invalid(p)))?
+    };
     let front = match http {
         Some((host, port)) => Front::Http(HttpOptions { host, port, path: path.to_owned(), auth_token, allow_unauthenticated, ..HttpOptions::default() }),
         None => {
@@ -117,6 +131,8 @@ pub fn _serve_fleet(
         gateway: GatewayOptions { name: "mcpfleet".into(), management_tools, tool_search },
         front,
         watch: watch.then_some(paths),
+        kubernetes,
+        drain: std::time::Duration::from_secs_f64(drain),
     };
     let (done, outcome) = std::sync::mpsc::channel();
     crate::python::runtime::handle().spawn(async move {
@@ -138,5 +154,5 @@ pub fn _serve_fleet(
 
 /// (is a configuration error, message): the error crosses threads as data.
 fn serve_error_text(e: ServeError) -> (bool, String) {
-    (!matches!(e, ServeError::Bind { .. }), e.to_string())
+    (!matches!(e, ServeError::Bind { .. } | ServeError::Source(_)), e.to_string())
 }

@@ -45,6 +45,9 @@ fn logger_for(target: &str) -> &'static str {
         "mcpfleet.server"
     } else if is_ours(target) {
         "mcpfleet"
+    } else if target.starts_with("kube") {
+        // kube-client and kube-runtime: the apiserver's side of a fleet of a cluster.
+        "mcpfleet.kubernetes"
     } else {
         "mcpfleet.rmcp"
     }
