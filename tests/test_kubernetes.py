@@ -569,3 +569,24 @@ async def test_a_gap_in_the_watch_is_closed_by_a_relist(kube, namespace, caplog)
         await wait_until(lambda: {"bl_echo", "ae2_echo", "n_echo"} <= {t.name for t in fleet.get_tools()}, what="the converged tools")
         assert next(s for s in fleet.list_mcp_servers() if s.name == "bleibt").pid == pid
     assert "resource version expired (410" in caplog.text
+
+
+async def test_a_slow_server_does_not_hold_up_the_others(kube, namespace):
+    """Starting servers happens beside the watch: a server that takes seconds to start does not
+    delay one created after it."""
+    import sys
+    import time
+
+    import mcpfleet
+
+    servers = f"/apis/mcpfleet.dev/v1alpha1/namespaces/{namespace}/mcpservers"
+    async with mcpfleet.Adapter.from_kubernetes(namespace, kubeconfig=kube.kubeconfig) as fleet:
+        slow = f"import time, runpy; time.sleep(6); runpy.run_module('mcpfleet.demo_server', run_name='__main__')"
+        kube.request("POST", servers, demo("langsam", namespace, "l", command=sys.executable, args=["-c", slow], initTimeout=20))
+        await wait_until(lambda: any(s.name == "langsam" for s in fleet.list_mcp_servers()), what="the slow server registered")
+        started = time.monotonic()
+        kube.request("POST", servers, demo("schnell", namespace, "s"))
+        await wait_until(lambda: "s_echo" in {t.name for t in fleet.get_tools()}, what="the quick server's tools")
+        assert time.monotonic() - started < 4
+        assert "l_echo" not in {t.name for t in fleet.get_tools()}
+        await wait_until(lambda: "l_echo" in {t.name for t in fleet.get_tools()}, timeout=30, what="the slow server's tools")

@@ -450,6 +450,11 @@ impl Fleet {
     /// Replaces a definition. A running server restarts when something that matters changed;
     /// a stopped one starts when it became `autoStart` and `start_if_auto` is set.
     pub async fn update(&self, name: &str, definition: ServerDefinition, start_if_auto: bool) -> Result<()> {
+        self.update_with(name, definition, start_if_auto, true).await
+    }
+
+    /// [`Fleet::update`]; without `wait`, a restart or start runs in the background.
+    async fn update_with(&self, name: &str, definition: ServerDefinition, start_if_auto: bool, wait: bool) -> Result<()> {
         if definition.name != name {
             return Err(Error::Config(format!("the definition is named `{}`, not `{name}`; a server cannot be renamed (delete and create it)", definition.name)));
         }
@@ -462,20 +467,49 @@ impl Fleet {
         // with a definition that differs where it matters.
         let gave_up = matches!(slot.state(), ServerState::AuthRequired | ServerState::CrashLoop | ServerState::Failed);
         if (supervised || gave_up) && old.needs_restart_for(&new) {
-            self.inner.stop(&slot, AfterStop::Keep).await;
-            return Inner::start(&self.inner, slot).await;
+            let inner = self.inner.clone();
+            let restart = async move {
+                inner.stop(&slot, AfterStop::Keep).await;
+                Inner::start(&inner, slot).await
+            };
+            if wait {
+                return restart.await;
+            }
+            tokio::spawn(restart);
+            return Ok(());
         }
         if !supervised && start_if_auto && new.auto_start && !old.auto_start {
-            return Inner::start(&self.inner, slot).await;
+            if wait {
+                return Inner::start(&self.inner, slot).await;
+            }
+            self.start_in_background(slot);
+            return Ok(());
         }
         self.inner.rebuild_catalog();
         Ok(())
+    }
+
+    fn start_in_background(&self, slot: Arc<Slot>) {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let _ = Inner::start(&inner, slot).await;
+        });
     }
 
     /// Makes the fleet hold exactly `definitions` (a configuration read again): new servers are
     /// added (and started when autoStart), missing ones removed, changed ones updated, which
     /// restarts them only when something that matters changed. Unchanged servers are untouched.
     pub async fn reconcile(&self, definitions: Vec<ServerDefinition>) -> Result<Reconciled> {
+        self.reconcile_with(definitions, true).await
+    }
+
+    /// [`Fleet::reconcile`], returning once the fleet holds the definitions: servers start and
+    /// restart in the background (a slow one holds up no later change).
+    pub async fn reconcile_in_background(&self, definitions: Vec<ServerDefinition>) -> Result<Reconciled> {
+        self.reconcile_with(definitions, false).await
+    }
+
+    async fn reconcile_with(&self, definitions: Vec<ServerDefinition>, wait: bool) -> Result<Reconciled> {
         let mut done = Reconciled::default();
         let wanted: std::collections::HashSet<String> = definitions.iter().map(|d| d.name.clone()).collect();
         for name in self.names() {
@@ -493,14 +527,22 @@ impl Fleet {
                     if !same_definition(&old, &def) {
                         let name = def.name.clone();
                         // A failed start is the server's state, not a failed reload.
-                        let _ = self.update(&name, def, true).await;
+                        let _ = self.update_with(&name, def, true, wait).await;
                         done.updated.push(name);
                     }
                 }
             }
         }
         done.added = added.iter().map(|d| d.name.clone()).collect();
-        self.create(added, true).await?;
+        if wait {
+            self.create(added, true).await?;
+        } else {
+            let auto: Vec<String> = added.iter().filter(|d| d.auto_start).map(|d| d.name.clone()).collect();
+            self.add_all(added)?;
+            for name in auto {
+                self.start_in_background(self.slot(&name)?);
+            }
+        }
         Ok(done)
     }
 
@@ -914,6 +956,12 @@ fn oauth_of(def: &ServerDefinition) -> Result<Arc<OAuthSource>> {
     def.tokens.as_ref().and_then(|t| t.oauth.clone()).ok_or_else(|| {
         Error::Config(format!("server `{}` has no OAuth settings (give it `auth: {{type: oauth}}` or an OAuth object)", def.name))
     })
+}
+
+/// What registering a definition would refuse (its OAuth settings: files, keys, grants),
+/// found without registering it.
+pub fn check(def: &ServerDefinition) -> Result<()> {
+    with_oauth(def.clone(), None).map(|_| ())
 }
 
 /// Gives a definition with `auth: {type: oauth}` its token source: the one of `previous` when

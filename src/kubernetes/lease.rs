@@ -41,11 +41,13 @@ pub fn elect(client: kube::Client, options: LeaseOptions, stop: CancellationToke
     let task = tokio::spawn(async move {
         let api: Api<Lease> = Api::namespaced(client, &options.namespace);
         let mut observed: Option<(Option<String>, Option<MicroTime>)> = None;
+        // The Lease as our last write left it: renewed without reading it first.
+        let mut held: Option<Lease> = None;
         let mut observed_at = Instant::now();
         let mut renewed_at: Option<Instant> = None;
         let mut warned = false;
         loop {
-            let round = tokio::time::timeout(options.renew_deadline(), attempt(&api, &options, &mut observed, &mut observed_at));
+            let round = tokio::time::timeout(options.renew_deadline(), attempt(&api, &options, &mut held, &mut observed, &mut observed_at));
             match round.await.unwrap_or_else(|_| Err("the apiserver did not answer in time".into())) {
                 Ok(true) => {
                     renewed_at = Some(Instant::now());
@@ -85,10 +87,25 @@ fn now() -> MicroTime {
 async fn attempt(
     api: &Api<Lease>,
     options: &LeaseOptions,
+    held: &mut Option<Lease>,
     observed: &mut Option<(Option<String>, Option<MicroTime>)>,
     observed_at: &mut Instant,
 ) -> Result<bool, String> {
     let seconds = i32::try_from(options.duration.as_secs().max(1)).unwrap_or(i32::MAX);
+    // Held: one write renews it; a conflict (someone else wrote it) means reading it again.
+    if let Some(mut lease) = held.take() {
+        if let Some(spec) = lease.spec.as_mut() {
+            spec.renew_time = Some(now());
+        }
+        match api.replace(&options.name, &PostParams::default(), &lease).await {
+            Ok(renewed) => {
+                *held = Some(renewed);
+                return Ok(true);
+            }
+            Err(kube::Error::Api(status)) if status.code == 409 || status.code == 404 => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
     let current = match api.get_opt(&options.name).await {
         Ok(current) => current,
         Err(kube::Error::Api(status)) if status.code == 403 => {
@@ -109,7 +126,10 @@ async fn attempt(
             }),
         };
         return match api.create(&PostParams::default(), &lease).await {
-            Ok(_) => Ok(true),
+            Ok(created) => {
+                *held = Some(created);
+                Ok(true)
+            }
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
             Err(e) => Err(e.to_string()),
         };
@@ -137,7 +157,10 @@ async fn attempt(
     // The resourceVersion read above makes this a compare-and-swap: of two replicas taking an
     // expired Lease, one gets 409.
     match api.replace(&options.name, &PostParams::default(), &lease).await {
-        Ok(_) => Ok(true),
+        Ok(taken) => {
+            *held = Some(taken);
+            Ok(true)
+        }
         Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
         Err(kube::Error::Api(status)) if status.code == 403 => {
             Err(format!("the apiserver refused to update the Lease (403): the RBAC rules lack verb \"update\" on resource \"leases\" in API group \"coordination.k8s.io\" ({})", status.message))

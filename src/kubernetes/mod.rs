@@ -156,10 +156,17 @@ fn describe(error: &watcher::Error, options: &KubeOptions) -> String {
 async fn read(object: &DynamicObject, group: &str, client: &kube::Client, cross_namespace: bool) -> std::result::Result<ServerDefinition, Problem> {
     let definition = read_spec(object, group)?;
     let (namespace, name) = key(object);
-    secrets::resolve(client, definition, &namespace, cross_namespace).await.map_err(|e| {
+    let definition = secrets::resolve(client, definition, &namespace, cross_namespace).await.map_err(|e| {
         tracing::warn!("mcpservers/{namespace}/{name} is left out: {e}");
         Problem { state: "Failed", reason: "SecretUnavailable", message: e.to_string() }
-    })
+    })?;
+    // What registering it would refuse is found now, so that it never holds up the others.
+    crate::fleet::manager::check(&definition).map_err(|e| {
+        let message = crate::util::redact::scrub(&e.to_string());
+        tracing::warn!("mcpservers/{namespace}/{name} is left out: {message}");
+        Problem { state: "Invalid", reason: "InvalidSpec", message }
+    })?;
+    Ok(definition)
 }
 
 fn read_spec(object: &DynamicObject, group: &str) -> std::result::Result<ServerDefinition, Problem> {
@@ -265,6 +272,21 @@ pub async fn follow(fleet: Arc<Fleet>, options: KubeOptions) -> Result<KubeSourc
     let watch_client = client.clone();
     let watch_options = options.clone();
     let watch_fleet = fleet.clone();
+    // What the fleet should hold, newest first: applied by its own task, so that starting
+    // servers never holds up the watch, and what arrives meanwhile is applied in one go.
+    let (wanted_tx, mut wanted) = watch::channel::<Arc<Vec<ServerDefinition>>>(Arc::default());
+    let applier_stop = stop.clone();
+    let applier_fleet = fleet.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = applier_stop.cancelled() => return,
+                changed = wanted.changed() => if changed.is_err() { return },
+            }
+            let definitions = wanted.borrow_and_update().clone();
+            apply(&applier_fleet, definitions.to_vec()).await;
+        }
+    }));
     tasks.push(tokio::spawn(async move {
         let (options, client, fleet) = (watch_options, watch_client, watch_fleet);
         let mut synced_tx = Some(synced_tx);
@@ -287,7 +309,9 @@ pub async fn follow(fleet: Arc<Fleet>, options: KubeOptions) -> Result<KubeSourc
                     changed |= entry.read.is_ok();
                 }
                 if changed {
-                    apply(&fleet, &current, &resources_tx).await;
+                    let (definitions, tracked) = definitions(&current);
+                    resources_tx.send_replace(tracked);
+                    wanted_tx.send_replace(Arc::new(definitions));
                 }
                 continue;
             };
@@ -341,9 +365,17 @@ pub async fn follow(fleet: Arc<Fleet>, options: KubeOptions) -> Result<KubeSourc
                 }
             }
             if changed {
-                apply(&fleet, &current, &resources_tx).await;
-                if let Some(tx) = synced_tx.take() {
-                    let _ = tx.send(Ok(()));
+                let (definitions, tracked) = definitions(&current);
+                resources_tx.send_replace(tracked);
+                match synced_tx.take() {
+                    // The first list is applied before `follow` returns: the fleet then holds it.
+                    Some(tx) => {
+                        apply(&fleet, definitions).await;
+                        let _ = tx.send(Ok(()));
+                    }
+                    None => {
+                        wanted_tx.send_replace(Arc::new(definitions));
+                    }
                 }
             } else if status_only {
                 resources_tx.send_replace(definitions(&current).1);
@@ -379,17 +411,15 @@ pub async fn follow(fleet: Arc<Fleet>, options: KubeOptions) -> Result<KubeSourc
     }
 }
 
-/// Makes the fleet hold the resources' servers and tells the status writer.
-async fn apply(fleet: &Fleet, current: &BTreeMap<(String, String), Entry>, resources: &watch::Sender<Resources>) {
-    let (definitions, tracked) = definitions(current);
-    match fleet.reconcile(definitions).await {
+/// Makes the fleet hold the resources' servers (they start in the background).
+async fn apply(fleet: &Fleet, definitions: Vec<ServerDefinition>) {
+    match fleet.reconcile_in_background(definitions).await {
         Ok(done) if !(done.added.is_empty() && done.updated.is_empty() && done.removed.is_empty()) => {
             tracing::info!(added = ?done.added, updated = ?done.updated, removed = ?done.removed, "applied the cluster's MCPServer resources");
         }
         Ok(_) => {}
         Err(e) => tracing::warn!("applying the cluster's MCPServer resources failed: {e}"),
     }
-    resources.send_replace(tracked);
 }
 
 #[cfg(test)]
