@@ -272,19 +272,22 @@ pub async fn follow(fleet: Arc<Fleet>, options: KubeOptions) -> Result<KubeSourc
     let watch_client = client.clone();
     let watch_options = options.clone();
     let watch_fleet = fleet.clone();
-    // What the fleet should hold, newest first: applied by its own task, so that starting
+    // What the fleet should hold, newest only: applied by its own task, so that starting
     // servers never holds up the watch, and what arrives meanwhile is applied in one go.
-    let (wanted_tx, mut wanted) = watch::channel::<Arc<Vec<ServerDefinition>>>(Arc::default());
+    let wanted = Arc::new(Wanted::default());
     let applier_stop = stop.clone();
     let applier_fleet = fleet.clone();
+    let applier_wanted = wanted.clone();
     tasks.push(tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = applier_stop.cancelled() => return,
-                changed = wanted.changed() => if changed.is_err() { return },
+                _ = applier_wanted.ready.notified() => {}
             }
-            let definitions = wanted.borrow_and_update().clone();
-            apply(&applier_fleet, definitions.to_vec()).await;
+            let next = applier_wanted.definitions.lock().unwrap().take();
+            if let Some(definitions) = next {
+                apply(&applier_fleet, definitions).await;
+            }
         }
     }));
     tasks.push(tokio::spawn(async move {
@@ -311,7 +314,7 @@ pub async fn follow(fleet: Arc<Fleet>, options: KubeOptions) -> Result<KubeSourc
                 if changed {
                     let (definitions, tracked) = definitions(&current);
                     resources_tx.send_replace(tracked);
-                    wanted_tx.send_replace(Arc::new(definitions));
+                    wanted.set(definitions);
                 }
                 continue;
             };
@@ -320,7 +323,6 @@ pub async fn follow(fleet: Arc<Fleet>, options: KubeOptions) -> Result<KubeSourc
             while let Some(more) = stream.next().now_or_never() {
                 events.push(more);
             }
-            let mut status_only = false;
             for event in events {
                 match event {
                     None => return,
@@ -348,8 +350,15 @@ pub async fn follow(fleet: Arc<Fleet>, options: KubeOptions) -> Result<KubeSourc
                         // change the generation: nothing to read again.
                         match current.get_mut(&key) {
                             Some(entry) if entry.object.metadata.generation == object.metadata.generation && entry.object.metadata.uid == object.metadata.uid && !entry.waits_for_secret() => {
+                                let status = object.data.get("status").filter(|s| s.is_object()).cloned();
                                 entry.object = object;
-                                status_only = true;
+                                resources_tx.send_if_modified(|resources| match Arc::make_mut(resources).get_mut(&key) {
+                                    Some(tracked) if tracked.status != status => {
+                                        tracked.status = status;
+                                        true
+                                    }
+                                    _ => false,
+                                });
                             }
                             _ => {
                                 let read = read(&object, &options.group, &client, options.cross_namespace_secrets).await;
@@ -373,12 +382,8 @@ pub async fn follow(fleet: Arc<Fleet>, options: KubeOptions) -> Result<KubeSourc
                         apply(&fleet, definitions).await;
                         let _ = tx.send(Ok(()));
                     }
-                    None => {
-                        wanted_tx.send_replace(Arc::new(definitions));
-                    }
+                    None => wanted.set(definitions),
                 }
-            } else if status_only {
-                resources_tx.send_replace(definitions(&current).1);
             }
         }
     }));
@@ -408,6 +413,20 @@ pub async fn follow(fleet: Arc<Fleet>, options: KubeOptions) -> Result<KubeSourc
         Ok(Ok(Err(e))) => Err(e),
         Ok(Err(_)) => Err(Error::Transport("the Kubernetes watch ended before its first list".into())),
         Err(_) => Err(Error::Timeout { operation: "listing the cluster's MCPServer resources".into(), timeout: FIRST_SYNC, detail: None }),
+    }
+}
+
+/// The definitions the fleet should hold next (the newest replace any not applied yet).
+#[derive(Default)]
+struct Wanted {
+    definitions: std::sync::Mutex<Option<Vec<ServerDefinition>>>,
+    ready: tokio::sync::Notify,
+}
+
+impl Wanted {
+    fn set(&self, definitions: Vec<ServerDefinition>) {
+        *self.definitions.lock().unwrap() = Some(definitions);
+        self.ready.notify_one();
     }
 }
 
